@@ -1,0 +1,1 @@
+"""The runtime: config, rooms, event bus, store, HTTP API, CLI."""

@@ -1,0 +1,1 @@
+"""Check-in kiosks: scanners, badge tokens, attendees, check-in, sync, pages."""
