@@ -30,6 +30,7 @@ _SIMULATORS: dict[str, type["Simulator"]] = {}
 class Simulator(ABC):
     protocol: ClassVar[str]
     description: ClassVar[str] = ""
+    transport: ClassVar[str] = "tcp"  # what the standalone command binds: "tcp" host/port, or "pty"
 
     def __init__(self, *, clock: Clock = time.monotonic) -> None:
         self.clock = clock
@@ -77,6 +78,10 @@ class Simulator(ABC):
         """React at once to an injected fault (drop connections, reset state)."""
 
     # --- command line and config ----------------------------------------------------
+
+    @classmethod
+    def endpoint_kind(cls) -> str:
+        return cls.transport
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -274,6 +279,8 @@ class PtyLineSimulator(StreamSimulator):
     models the wire: a request counts as received only when its last byte would have
     arrived, and the reply's bytes leave one character time apart.
     """
+
+    transport = "pty"
 
     def __init__(self, *, baudrate: int = 9600, bits_per_byte: int = 10, clock: Clock = time.monotonic) -> None:
         super().__init__(clock=clock)

@@ -115,7 +115,7 @@ class SerialTransport(StreamTransport):
 def _has_fileno(port: serial.SerialBase) -> bool:
     try:
         port.fileno()
-    except (AttributeError, NotImplementedError, OSError, serial.SerialException):
+    except (AttributeError, OSError, serial.SerialException):  # io.UnsupportedOperation is an OSError
         return False
     return True
 

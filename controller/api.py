@@ -1,0 +1,170 @@
+"""The HTTP API and the live WebSocket, served by the controller's own process."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from drivers.commands import Command
+from drivers.errors import (
+    AuthFailed,
+    DeviceBusy,
+    DeviceError,
+    DeviceRejected,
+    DeviceTimeout,
+    DeviceUnreachable,
+    InvalidCommand,
+    ProtocolError,
+    Unsupported,
+)
+
+# Typed driver errors → HTTP: the caller learns what kind of failure it was without parsing text.
+ERROR_STATUS: list[tuple[type[DeviceError], int]] = [
+    (Unsupported, 422),
+    (InvalidCommand, 422),
+    (DeviceBusy, 409),
+    (DeviceRejected, 409),
+    (AuthFailed, 502),
+    (DeviceTimeout, 504),
+    (DeviceUnreachable, 503),
+    (ProtocolError, 502),
+    (DeviceError, 502),
+]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    field: str | None = None
+
+
+class CommandResult(BaseModel):
+    ok: bool
+    device: dict[str, Any]
+
+
+class Caller(BaseModel):
+    name: str
+    role: str
+
+
+def create_app(controller) -> FastAPI:
+    app = FastAPI(
+        title="roomctl",
+        version="0.1.0",
+        description="Rooms, devices and their live state; typed device commands.",
+    )
+    bearer = HTTPBearer(auto_error=False)
+    tokens = [(t.token.get_secret_value().encode(), Caller(name=t.name, role=t.role)) for t in controller.config.api.tokens]
+
+    def caller(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(401, {"error": "Unauthorized", "message": "a bearer token is required"},
+                                headers={"WWW-Authenticate": "Bearer"})
+        offered = credentials.credentials.encode()
+        for token, who in tokens:
+            if hmac.compare_digest(offered, token):
+                return who
+        raise HTTPException(401, {"error": "Unauthorized", "message": "unknown token"},
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    def room_or_404(room_id: str):
+        try:
+            return controller.site.rooms[room_id]
+        except KeyError:
+            raise HTTPException(404, {"error": "NotFound", "message": f"no room {room_id!r}"}) from None
+
+    def device_or_404(room_id: str, device_id: str):
+        room = room_or_404(room_id)
+        try:
+            return room.devices[device_id]
+        except KeyError:
+            raise HTTPException(404, {"error": "NotFound", "message": f"no device {device_id!r} in {room_id}"}) from None
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return RedirectResponse("/docs")
+
+    @app.get("/api/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "site": controller.config.site, "devices": controller.site.status_counts()}
+
+    @app.get("/api/rooms")
+    async def rooms() -> list[dict[str, Any]]:
+        return [room.view(with_devices=False) for room in controller.site.rooms.values()]
+
+    @app.get("/api/rooms/{room_id}", responses={404: {"model": ErrorBody}})
+    async def room(room_id: str) -> dict[str, Any]:
+        return room_or_404(room_id).view()
+
+    @app.get("/api/rooms/{room_id}/devices/{device_id}", responses={404: {"model": ErrorBody}})
+    async def device(room_id: str, device_id: str) -> dict[str, Any]:
+        return device_or_404(room_id, device_id).view()
+
+    @app.post(
+        "/api/rooms/{room_id}/devices/{device_id}/commands",
+        responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody},
+                   422: {"model": ErrorBody}, 502: {"model": ErrorBody}, 503: {"model": ErrorBody},
+                   504: {"model": ErrorBody}},
+    )
+    async def command(room_id: str, device_id: str, body: Command, who: Caller = Depends(caller)) -> CommandResult:
+        runtime = device_or_404(room_id, device_id)
+        try:
+            await controller.site.execute(room_id, device_id, body, actor=who.name)
+        except DeviceError as exc:
+            status = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
+            raise HTTPException(status, {"error": type(exc).__name__, "message": str(exc),
+                                         "field": getattr(exc, "field", None)}) from None
+        return CommandResult(ok=True, device=runtime.view())
+
+    @app.get("/api/events")
+    async def events(
+        room: str | None = Query(None, max_length=64),
+        device: str | None = Query(None, max_length=64),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        return await controller.store.events(room=room, device=device, limit=limit)
+
+    @app.websocket("/api/ws")
+    async def live(websocket: WebSocket) -> None:
+        """First a snapshot of every room, then every state and status change as it happens."""
+        await websocket.accept()
+        with controller.bus.subscribe(limit=1000) as subscription:
+            await websocket.send_json({"type": "snapshot", "rooms": [r.view() for r in controller.site.rooms.values()]})
+            receiver = asyncio.create_task(_drain(websocket))
+            try:
+                while not receiver.done():
+                    getter = asyncio.create_task(subscription.get())
+                    done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter not in done:
+                        getter.cancel()
+                        break
+                    event = getter.result()
+                    if event.kind in ("state", "status"):
+                        await websocket.send_json({"type": event.kind, **event.model_dump(mode="json")})
+            except (WebSocketDisconnect, RuntimeError):
+                pass
+            finally:
+                receiver.cancel()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc: HTTPException):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"error": "HTTPError", "message": str(exc.detail)}
+        return JSONResponse(detail, status_code=exc.status_code, headers=exc.headers)
+
+    return app
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read and ignore what the client sends; returns when it disconnects."""
+    try:
+        while True:
+            await websocket.receive_text()
+    except (WebSocketDisconnect, RuntimeError):
+        return

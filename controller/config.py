@@ -1,0 +1,273 @@
+"""The site config: YAML validated into pydantic models, errors reported with their place.
+
+A site has rooms; a room has devices. Each device names its driver; the driver's own
+options model validates the device's ``options``, so a typo in a password field is a
+config error with its place, not a surprise at the projector.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from drivers import registry
+
+Identifier = str  # validated by the patterns below: used in URLs and MQTT topics
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceConfig(_Model):
+    id: str = Field(pattern=ID_PATTERN, description="Unique in its room; used in URLs and topics")
+    driver: str = Field(description="Device protocol, e.g. pjlink, escvp21")
+    name: str | None = Field(None, description="What people call it: 'Main projector'")
+    # Where the device is: host/port for network devices, serial_port for RS-232.
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    serial_port: str | None = Field(None, description="A device path or a pyserial URL (loop://, rfc2217://)")
+    baudrate: int | None = Field(None, ge=50, le=4_000_000)
+    simulate: bool = Field(False, description="Start this device's simulator in-process and talk to it")
+    poll_interval: float = Field(5.0, ge=0.1, le=3600, description="Seconds between full polls")
+    timeout: float = Field(2.0, ge=0.05, le=60, description="Seconds to wait for each answer")
+    options: dict[str, Any] = Field(default_factory=dict, description="Driver options, e.g. password")
+    simulator: dict[str, Any] = Field(
+        default_factory=dict, description="With simulate: true, the simulator's options (warmup, cooldown...)"
+    )
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        try:
+            registry.get(value)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        return value
+
+    @model_validator(mode="after")
+    def _address_fits_driver(self) -> "DeviceConfig":
+        spec = registry.get(self.driver).transport_spec
+        if self.simulate:
+            return self
+        if spec.kind in ("tcp", "udp"):
+            if not self.host:
+                raise ValueError(f"a {self.driver} device needs a host (or simulate: true)")
+            if self.serial_port:
+                raise ValueError(f"{self.driver} is a network device: give host/port, not serial_port")
+        elif spec.kind == "serial":
+            if not self.serial_port:
+                raise ValueError(f"a {self.driver} device needs a serial_port (or simulate: true)")
+            if self.host:
+                raise ValueError(f"{self.driver} is a serial device: give serial_port, not host")
+        return self
+
+    def driver_options(self) -> BaseModel:
+        return registry.get(self.driver).Options.model_validate(self.options)
+
+
+class RoomConfig(_Model):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str | None = None
+    devices: list[DeviceConfig] = Field(default_factory=list)
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_devices(cls, devices: list[DeviceConfig]) -> list[DeviceConfig]:
+        _no_duplicates([d.id for d in devices], "device id")
+        return devices
+
+
+class TokenConfig(_Model):
+    name: str = Field(description="Who holds it, for the event log")
+    token: SecretStr = Field(min_length=16, description="Bearer token, at least 16 characters")
+    role: str = Field("technician", pattern=r"^(kiosk|tablet|technician|admin)$")
+
+
+class ApiConfig(_Model):
+    host: str = Field("127.0.0.1", description="Listen address; nothing beyond loopback unless set here")
+    port: int = Field(8080, ge=0, le=65535)
+    tokens: list[TokenConfig] = Field(default_factory=list)
+
+    @field_validator("host")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if value != "localhost":
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address to listen on") from None
+        return value
+
+
+class ClockConfig(_Model):
+    speed: float = Field(1.0, gt=0, le=3600, description="Simulated seconds per real second (demo, tests)")
+
+
+class SiteConfig(_Model):
+    site: str = Field(pattern=ID_PATTERN, description="Site id, used in MQTT topics")
+    name: str | None = None
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    store: str = Field("roomctl.sqlite3", description="SQLite file for the event log; relative to the config file")
+    clock: ClockConfig = Field(default_factory=ClockConfig)
+    rooms: list[RoomConfig] = Field(min_length=1)
+
+    @field_validator("rooms")
+    @classmethod
+    def _unique_rooms(cls, rooms: list[RoomConfig]) -> list[RoomConfig]:
+        _no_duplicates([r.id for r in rooms], "room id")
+        return rooms
+
+    def room(self, room_id: str) -> RoomConfig:
+        for room in self.rooms:
+            if room.id == room_id:
+                return room
+        raise KeyError(room_id)
+
+
+def _no_duplicates(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"{what} {value!r} appears twice")
+        seen.add(value)
+
+
+# --- loading with places ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    place: str  # rooms[1].devices[0].port
+    message: str
+    line: int | None  # 1-based YAML line, where known
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.place or '<top>'}: {self.message}{where}"
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+        super().__init__(f"{source}: {len(problems)} problem(s)")
+        self.source = source
+        self.problems = problems
+
+    def report(self) -> str:
+        return "\n".join([f"{self.source}: invalid config"] + [f"  {p}" for p in self.problems])
+
+
+def load_config(path: str | Path) -> SiteConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [ConfigProblem("", f"cannot read: {exc}", None)]) from None
+    config = parse_config(text, source=str(path))
+    if not Path(config.store).is_absolute() and config.store != ":memory:":
+        config = config.model_copy(update={"store": str(path.parent / config.store)})
+    return config
+
+
+def parse_config(text: str, *, source: str = "<config>") -> SiteConfig:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(source, [ConfigProblem("", f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigProblem("", "a site config is a mapping with site: and rooms:", 1)])
+    lines = _lines_by_place(node)
+    errors: list[tuple[tuple, dict]] = []
+    config = None
+    try:
+        config = SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        errors += [(error["loc"], error) for error in exc.errors(include_url=False)]
+    # Each driver's options have their own schema; check them even when other parts failed.
+    for r, room in enumerate(data.get("rooms") or []):
+        for d, device in enumerate((room or {}).get("devices") or [] if isinstance(room, dict) else []):
+            if not isinstance(device, dict) or not isinstance(device.get("options", {}), dict):
+                continue
+            try:
+                registry.get(device.get("driver")).Options.model_validate(device.get("options", {}))
+            except (KeyError, TypeError):
+                pass  # an unknown driver is reported at its own place
+            except ValidationError as exc:
+                prefix = ("rooms", r, "devices", d, "options")
+                errors += [(prefix + error["loc"], error) for error in exc.errors(include_url=False)]
+    if errors:
+        problems = [ConfigProblem(_place(loc), _message(error), _nearest_line(lines, loc)) for loc, error in errors]
+        raise ConfigError(source, problems)
+    return config
+
+
+def _place(loc: tuple) -> str:
+    place = ""
+    for part in loc:
+        if isinstance(part, int):
+            place += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
+            place += f".{part}" if place else str(part)
+        else:
+            place += f"[{part!r}]"  # union tags and odd keys
+    return place
+
+
+def _message(error: dict) -> str:
+    message = error["msg"]
+    ctx = error.get("ctx") or {}
+    if isinstance(ctx.get("error"), KeyError):
+        message = str(ctx["error"].args[0])
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return message
+
+
+def _lines_by_place(node: yaml.Node | None) -> dict[tuple, int]:
+    lines: dict[tuple, int] = {}
+
+    def walk(n: yaml.Node, loc: tuple) -> None:
+        lines[loc] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                k = key.value
+                lines[loc + (k,)] = key.start_mark.line + 1
+                walk(value, loc + (k,))
+                lines[loc + (k,)] = key.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, loc + (i,))
+
+    if node is not None:
+        walk(node, ())
+    return lines
+
+
+def _nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
+    loc = tuple(part for part in loc if not (isinstance(part, str) and part.startswith("function-")))
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
+def json_schema() -> dict:
+    schema = SiteConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "roomctl site config"
+    drivers = sorted(registry.load_all())
+    schema["$defs"]["DeviceConfig"]["properties"]["driver"]["enum"] = drivers
+    return schema
