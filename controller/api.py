@@ -1,7 +1,5 @@
 """The HTTP API and the live WebSocket, served by the controller's own process."""
 
-from __future__ import annotations
-
 import asyncio
 import hmac
 from typing import Any
@@ -11,7 +9,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from drivers.commands import Command
+from drivers import registry
+from drivers.commands import command_type
 from drivers.errors import (
     AuthFailed,
     DeviceBusy,
@@ -60,6 +59,8 @@ def create_app(controller) -> FastAPI:
         version="0.1.0",
         description="Rooms, devices and their live state; typed device commands.",
     )
+    registry.load_all()  # every driver's commands are registered before the schema is built
+    CommandBody = command_type()
     bearer = HTTPBearer(auto_error=False)
     tokens = [(t.token.get_secret_value().encode(), Caller(name=t.name, role=t.role)) for t in controller.config.api.tokens]
 
@@ -113,7 +114,7 @@ def create_app(controller) -> FastAPI:
                    422: {"model": ErrorBody}, 502: {"model": ErrorBody}, 503: {"model": ErrorBody},
                    504: {"model": ErrorBody}},
     )
-    async def command(room_id: str, device_id: str, body: Command, who: Caller = Depends(caller)) -> CommandResult:
+    async def command(room_id: str, device_id: str, body: CommandBody, who: Caller = Depends(caller)) -> CommandResult:
         runtime = device_or_404(room_id, device_id)
         try:
             await controller.site.execute(room_id, device_id, body, actor=who.name)

@@ -11,7 +11,7 @@ from controller.clock import Clock
 from controller.config import DeviceConfig, SiteConfig
 from controller.events import EventBus
 from drivers import registry
-from drivers.commands import Command
+from drivers.capabilities import Command
 from drivers.device import Device
 from drivers.status import Status
 from drivers.supervisor import Supervisor

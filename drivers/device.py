@@ -19,8 +19,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_jsonable_python
 
-from drivers.capabilities import HasErrorStatus, Level, capability_names
-from drivers.commands import Command
+from drivers.capabilities import Command, HasErrorStatus, Level, capability_names
 from drivers.errors import DeviceBusy, DeviceTimeout
 
 log = logging.getLogger(__name__)

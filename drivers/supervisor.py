@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.commands import Command
+from drivers.capabilities import Command
 from drivers.device import Device
 from drivers.errors import AuthFailed, DeviceError, DeviceUnreachable
 from drivers.status import Status

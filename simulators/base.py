@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -131,6 +132,18 @@ class StreamSimulator(Simulator):
     def greeting(self, session: Session) -> bytes | None:
         return None
 
+    def requests_seen(self, fragment: bytes | str) -> int:
+        """How many request lines contained ``fragment`` (tests watch the device's side)."""
+        fragment = fragment.encode() if isinstance(fragment, str) else fragment
+        return sum(fragment in line for line in self._request_log)
+
+    @property
+    def _request_log(self) -> collections.deque:
+        log_ = self.__dict__.get("_requests")
+        if log_ is None:
+            log_ = self.__dict__["_requests"] = collections.deque(maxlen=10_000)
+        return log_
+
     @abstractmethod
     def respond(self, session: Session, line: bytes) -> bytes | None:
         """The reply to one request line (terminator stripped), or None for no reply."""
@@ -160,6 +173,7 @@ class StreamSimulator(Simulator):
         return Fault.DISCONNECT in self.faults or self._rebooting()
 
     async def _answer(self, session: Session, line: bytes, write: Callable[[bytes], Any]) -> None:
+        self._request_log.append(line)
         if self._silent() or Fault.NO_REPLY in self.faults or session.values.get("partial_sent"):
             return
         try:
@@ -189,6 +203,7 @@ class TcpLineSimulator(StreamSimulator):
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task] = set()
+        self.connections_opened = 0
 
     @property
     def address(self) -> str:
@@ -234,6 +249,7 @@ class TcpLineSimulator(StreamSimulator):
             self._tasks.discard(task)
             return
         self._writers.add(writer)
+        self.connections_opened += 1
         peer = writer.get_extra_info("peername")
         session = Session(f"{peer[0]}:{peer[1]}" if peer else "?")
 
