@@ -1,9 +1,10 @@
 """A kept connection to one device: a stream transport, a framer, one request at a time.
 
-The link owns the transport's reader. Frames that answer the outstanding request
-resolve it; anything else — a reply to a request that timed out, a notification, a
-device that talks when nobody asked — goes to ``on_unsolicited`` or is counted and
-dropped, never taken for the answer to a later request.
+Bytes pushed by the transport go through the framer as they arrive. A frame the
+outstanding request's ``parse`` takes as its answer resolves it; anything else — a
+reply to a request that timed out, a notification, a device that talks when nobody
+asked — goes to ``on_unsolicited`` or is counted and dropped, never taken for the
+answer to a later request.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from drivers.errors import DeviceError, DeviceTimeout, DeviceUnreachable, ProtocolError
 from drivers.transports.base import StreamTransport
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Frames nobody asked for are kept this long for receive(); more means a chatty peer.
 UNCLAIMED_LIMIT = 16
@@ -41,6 +43,19 @@ class LinkStats:
     logged_kinds: set[str] = field(default_factory=set)
 
 
+def _whole_frame(frame: Any) -> Any:
+    return frame
+
+
+class _Expired(Exception):
+    """The request's own timer ran out (internal: becomes DeviceTimeout)."""
+
+
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(_Expired())
+
+
 class Link:
     def __init__(
         self,
@@ -48,7 +63,7 @@ class Link:
         framer: Framer,
         *,
         pacing: float = 0.0,
-        on_unsolicited: Callable[[object], None] | None = None,
+        on_unsolicited: Callable[[Any], None] | None = None,
         name: str = "",
     ) -> None:
         self.transport = transport
@@ -59,31 +74,25 @@ class Link:
         self.stats = LinkStats()
         self._lock = asyncio.Lock()
         self._waiter: asyncio.Future | None = None
-        self._accept: Callable[[object], bool] = lambda frame: True
+        self._parse: Callable[[Any], Any] = _whole_frame
         self._unclaimed: collections.deque = collections.deque(maxlen=UNCLAIMED_LIMIT)
-        self._reader: asyncio.Task | None = None
+        self._open = False
         self._closed_error: DeviceError | None = None
         self._last_exchange = 0.0
 
     @property
     def is_open(self) -> bool:
-        return self._reader is not None and not self._reader.done()
+        return self._open and self._closed_error is None
 
     async def open(self) -> None:
         self.framer.reset()
         self._unclaimed.clear()
         self._closed_error = None
-        await self.transport.open()
-        self._reader = asyncio.create_task(self._read_loop(), name=f"link-reader {self.name}")
+        await self.transport.open(self._on_data, self._on_lost)
+        self._open = True
 
     async def close(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            try:
-                await reader
-            except (asyncio.CancelledError, Exception):
-                pass
+        self._open = False
         await self.transport.close()
         self._fail_waiter(DeviceUnreachable(f"{self.name} closed"))
 
@@ -92,93 +101,98 @@ class Link:
         data: bytes,
         *,
         timeout: float,
-        accept: Callable[[object], bool] | None = None,
+        parse: Callable[[Any], T | None] = _whole_frame,
         what: str | None = None,
-    ) -> object:
-        """Send ``data`` and return the first frame ``accept`` takes as its answer."""
+    ) -> T:
+        """Send ``data``; return what ``parse`` makes of the first frame it takes as the answer.
+
+        ``parse(frame)`` returns the typed answer, returns None for a frame that is not
+        this request's answer (skipped), or raises a DeviceError the request then raises.
+        """
         async with self._lock:
-            await self._pace()
+            if self.pacing:
+                await self._pace()
             self._unclaimed.clear()
             try:
-                return await self._exchange(data, timeout, accept, what or repr(data[:24]))
+                return await self._exchange(data, timeout, parse, what)
             finally:
                 self._last_exchange = time.monotonic()
 
     async def send(self, data: bytes) -> None:
         """Send without waiting for an answer (the device sends none)."""
         async with self._lock:
-            await self._pace()
+            if self.pacing:
+                await self._pace()
             self._check_open()
             await self.transport.write(data)
             self._last_exchange = time.monotonic()
 
-    async def receive(self, *, timeout: float, what: str = "a frame") -> object:
+    async def receive(self, *, timeout: float, what: str = "a frame") -> Any:
         """The next frame nobody asked for, such as a greeting on connect."""
         async with self._lock:
             if self._unclaimed:
                 return self._unclaimed.popleft()
-            return await self._exchange(None, timeout, None, what)
+            return await self._exchange(None, timeout, _whole_frame, what)
 
-    async def _exchange(self, data, timeout, accept, what) -> object:
+    async def _exchange(self, data: bytes | None, timeout: float, parse, what: str | None) -> Any:
         self._check_open()
         loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
-        self._accept = accept or (lambda frame: True)
-        self.stats.requests += data is not None
+        waiter = loop.create_future()
+        self._waiter, self._parse = waiter, parse
+        # A timer on the waiter itself: cheaper than a timeout scope, and this runs per request.
+        expiry = loop.call_later(timeout, _expire, waiter)
         try:
             if data is not None:
+                self.stats.requests += 1
                 await self.transport.write(data)
-            return await asyncio.wait_for(asyncio.shield(self._waiter), timeout)
-        except asyncio.TimeoutError:
+            return await waiter
+        except _Expired:
             self.stats.timeouts += 1
-            raise DeviceTimeout(what, timeout) from None
+            raise DeviceTimeout(what or repr(data[:24] if data else b""), timeout) from None
         finally:
+            expiry.cancel()
             self._waiter = None
 
     async def _pace(self) -> None:
-        if self.pacing:
-            wait = self._last_exchange + self.pacing - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        wait = self._last_exchange + self.pacing - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def _check_open(self) -> None:
         if self._closed_error is not None:
             raise self._closed_error
-        if not self.is_open:
+        if not self._open:
             raise DeviceUnreachable(f"{self.name} is not open")
 
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                chunk = await self.transport.read()
-                try:
-                    frames = self.framer.feed(chunk)
-                except ProtocolError as exc:
-                    # A peer flooding bytes without frame ends: drop the link, reconnect clean.
-                    self._note_error("overflow", exc)
-                    raise
-                for frame in frames:
-                    self._dispatch(frame)
-        except DeviceError as exc:
-            self._closed_error = exc
-            self._fail_waiter(exc)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug in a framer must still fail the request, not hang it
-            self._closed_error = ProtocolError(f"reader failed: {exc!r}")
-            self._fail_waiter(self._closed_error)
-            log.exception("link %s reader failed", self.name)
+    # --- what the transport pushes ------------------------------------------------
 
-    def _dispatch(self, frame: object) -> None:
+    def _on_data(self, chunk: bytes) -> None:
+        try:
+            frames = self.framer.feed(chunk)
+        except ProtocolError as exc:
+            # A peer flooding bytes without frame ends: drop the link, reconnect clean.
+            self._note_error("overflow", exc)
+            self._on_lost(exc)
+            asyncio.ensure_future(self.transport.close())
+            return
+        for frame in frames:
+            self._dispatch(frame)
+
+    def _on_lost(self, error: DeviceError) -> None:
+        if self._closed_error is None:
+            self._closed_error = error
+        self._fail_waiter(error)
+
+    def _dispatch(self, frame: Any) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             try:
-                taken = self._accept(frame)
-            except DeviceError as exc:  # the answer parsed as an error the device reported
+                answer = self._parse(frame)
+            except DeviceError as exc:  # garbled, or the device's own error answer
                 waiter.set_exception(exc)
                 return
-            if taken:
-                waiter.set_result(frame)
+            if answer is not None:
+                waiter.set_result(answer)
                 return
         if self.on_unsolicited is not None:
             self.on_unsolicited(frame)
@@ -186,7 +200,7 @@ class Link:
         self.stats.stray_frames += 1
         if waiter is None:
             self._unclaimed.append(frame)
-        if self.stats.stray_frames == 1 or "stray" not in self.stats.logged_kinds:
+        if "stray" not in self.stats.logged_kinds:
             self.stats.logged_kinds.add("stray")
             log.info("%s: frame nobody asked for: %r", self.name, frame)
 

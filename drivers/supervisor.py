@@ -64,6 +64,7 @@ class Supervisor:
         self.last_seen: float | None = None  # monotonic time of the last answer
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        device.on_attention(self.refresh_soon)  # devices that hear news (MQTT last wills) wake us
 
     @property
     def timeout(self) -> float:
@@ -77,7 +78,11 @@ class Supervisor:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            # Python 3.11's asyncio.wait_for drops a cancel that lands as the thing it waits
+            # for completes (a refresh_soon() just before stop()): cancel until it ends.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
             try:
                 await task
             except (asyncio.CancelledError, Exception):

@@ -278,6 +278,8 @@ class TcpLineSimulator(StreamSimulator):
                     buffer.clear()  # a runaway client; real devices drop what they can't hold
         except (ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:
+            pass  # stop() ends every connection; nothing above this task waits for it
         finally:
             self._writers.discard(writer)
             writer.close()

@@ -9,7 +9,9 @@ input, one command a line: `inject no_reply`, `inject slow_reply delay=5`,
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import stat
 import sys
 
 from simulators.base import Simulator
@@ -27,7 +29,7 @@ async def run_standalone(sim: Simulator, *, faults: list[str] = (), read_stdin: 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    control = asyncio.create_task(_read_control(sim)) if read_stdin and sys.stdin and not sys.stdin.closed else None
+    control = asyncio.create_task(_read_control(sim)) if read_stdin and _stdin_is_watchable() else None
     try:
         await stop.wait()
     finally:
@@ -37,6 +39,15 @@ async def run_standalone(sim: Simulator, *, faults: list[str] = (), read_stdin: 
             await asyncio.wait_for(sim.stop(), STOP_GRACE)
         except asyncio.TimeoutError:
             pass
+
+
+def _stdin_is_watchable() -> bool:
+    """A pipe, socket or terminal can be waited on; /dev/null or a file cannot (epoll refuses them)."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(sys.stdin.fileno())
 
 
 async def _read_control(sim: Simulator) -> None:

@@ -65,6 +65,9 @@ class Command(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         field = cls.model_fields.get("type")
         if field is not None and isinstance(field.default, str) and "capability" in cls.__dict__:
+            existing = _COMMANDS.get(field.default)
+            if existing is not None and existing.__qualname__ != cls.__qualname__:
+                raise TypeError(f"two commands of type {field.default!r}: {existing.__qualname__} and {cls.__qualname__}")
             _COMMANDS[field.default] = cls
 
     def check(self, device: object) -> None:

@@ -54,6 +54,11 @@ POWER = {"0": Power.OFF, "1": Power.ON, "2": Power.COOLING_DOWN, "3": Power.WARM
 INPUT_TYPES = {"1": "rgb", "2": "video", "3": "digital", "4": "storage", "5": "network", "6": "internal"}
 INPUT_CODES = {name: code for code, name in INPUT_TYPES.items()}
 _INPUT_NAME = re.compile(r"^(rgb|video|digital|storage|network|internal)([1-9a-z])$")
+_BODY = re.compile(r"[A-Z0-9]{4}")
+_PARAM = re.compile(r"[\x20-\x7e]{1,128}")
+_REPLY = re.compile(r"%([12])([A-Z0-9]{4})=(.{0,128})")
+_AUTH_GREETING = re.compile(r"PJLINK 1 ([0-9A-Za-z]{8})")
+_INPUT_NUMBER = re.compile(r"[1-9A-Z]")
 
 # AVMT: first digit what (1 video, 2 audio, 3 both), second digit off/on.
 AVMT_STATES = {
@@ -77,9 +82,9 @@ class Request:
     pjlink_class: int = 1
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Z0-9]{4}", self.body):
+        if not _BODY.fullmatch(self.body):
             raise InvalidCommand(f"not a PJLink command body: {self.body!r}")
-        if not re.fullmatch(r"[\x20-\x7e]{1,128}", self.param):
+        if not _PARAM.fullmatch(self.param):
             raise InvalidCommand(f"PJLink parameters are 1–128 printable ASCII characters: {self.param!r}")
         if self.pjlink_class not in (1, 2):
             raise InvalidCommand(f"PJLink class is 1 or 2, not {self.pjlink_class}")
@@ -115,7 +120,7 @@ def parse_greeting(frame: bytes) -> Greeting:
     text = _ascii(frame)
     if text == "PJLINK 0":
         return Greeting(None)
-    if m := re.fullmatch(r"PJLINK 1 ([0-9A-Za-z]{8})", text):
+    if m := _AUTH_GREETING.fullmatch(text):
         return Greeting(m.group(1))
     if text == "PJLINK ERRA":
         raise AuthFailed("projector refused the password (PJLINK ERRA)")
@@ -127,7 +132,7 @@ def parse_reply(frame: bytes) -> Reply:
     text = _ascii(frame)
     if text == "PJLINK ERRA":
         raise AuthFailed("projector refused the password (PJLINK ERRA)")
-    m = re.fullmatch(r"%([12])([A-Z0-9]{4})=(.{0,128})", text)
+    m = _REPLY.fullmatch(text)
     if not m:
         raise ProtocolError("not a PJLink reply", frame)
     return Reply(body=m.group(2), value=m.group(3), pjlink_class=int(m.group(1)))
@@ -142,7 +147,7 @@ def parse_power(value: str) -> Power:
 
 def input_name(code: str) -> str:
     """`31` → `digital1`; class 2 numbers run 1–9 then A–Z (`3A` → `digitala`)."""
-    if len(code) != 2 or code[0] not in INPUT_TYPES or not re.fullmatch(r"[1-9A-Z]", code[1]):
+    if len(code) != 2 or code[0] not in INPUT_TYPES or not _INPUT_NUMBER.fullmatch(code[1]):
         raise ProtocolError(f"not a PJLink input {code!r}")
     return INPUT_TYPES[code[0]] + code[1].lower()
 
@@ -168,7 +173,8 @@ def parse_av_mute(value: str) -> AVMute:
 def parse_error_status(value: str) -> ErrorStatus:
     if len(value) != 6 or any(c not in ERST_LEVELS for c in value):
         raise ProtocolError(f"ERST value {value!r} is not six digits 0–2")
-    return ErrorStatus(**{name: ERST_LEVELS[c] for name, c in zip(ERST_ORDER, value)})
+    # Every value comes from ERST_LEVELS, so the model needs no second validation (polled often).
+    return ErrorStatus.model_construct(**{name: ERST_LEVELS[c] for name, c in zip(ERST_ORDER, value)})
 
 
 def parse_lamps(value: str) -> tuple[Lamp, ...]:
@@ -180,7 +186,7 @@ def parse_lamps(value: str) -> tuple[Lamp, ...]:
     for hours, flag in zip(parts[::2], parts[1::2]):
         if not hours.isdigit() or len(hours) > 5 or flag not in ("0", "1"):
             raise ProtocolError(f"LAMP value {value!r} is not pairs of hours and on-flag")
-        lamps.append(Lamp(hours=int(hours), on=flag == "1"))
+        lamps.append(Lamp.model_construct(hours=int(hours), on=flag == "1"))
     return tuple(lamps)
 
 
@@ -265,18 +271,17 @@ class PjlinkProjector(Device, HasPower, HasInputs, HasAVMute, HasFreeze, HasLamp
         wire = encode(request, digest=self._digest)
         self._digest = ""  # only the first command of a connection carries it
 
-        def answers(frame: bytes) -> bool:
+        def answer(frame: bytes) -> Reply | None:
             reply = parse_reply(frame)
             if reply.body != request.body:
-                return False  # a late answer to an earlier request
+                return None  # a late answer to an earlier request
             if reply.error == "ERR3":
                 raise DeviceBusy(request.body, "ERR3")
             if reply.error:
                 raise DeviceRejected(request.body, reply.error)
-            return True
+            return reply
 
-        frame = await self.link.request(wire, timeout=self.timeout, accept=answers, what=f"%{request.pjlink_class}{request.body}")
-        return parse_reply(frame)
+        return await self.link.request(wire, timeout=self.timeout, parse=answer, what=request.body)
 
     async def _query(self, body: str, *, pjlink_class: int = 1) -> str:
         return (await self._request(Request(body, "?", pjlink_class))).value
@@ -365,6 +370,43 @@ def parse_search_answer(datagram: bytes) -> str | None:
     """`%2ACKN=00:11:22:33:44:55\\r` or `%2LKUP=...` → the MAC address; anything else → None."""
     m = _ACKN.fullmatch(datagram) or _LKUP.fullmatch(datagram)
     return m.group(1).decode().lower() if m else None
+
+
+class Announcements:
+    """Listen on UDP for class 2 announcements: `%2LKUP` when a projector's network comes up.
+
+        async with Announcements(port=4352) as announcements:
+            found = await announcements.next(timeout=30)
+    """
+
+    def __init__(self, *, host: str = "0.0.0.0", port: int = PORT) -> None:
+        self.host, self.port = host, port
+        self._found: asyncio.Queue[Found] = asyncio.Queue(maxsize=256)
+        self._transport: asyncio.DatagramTransport | None = None
+        self.ignored = 0  # datagrams that were not announcements (status notifications, noise)
+
+    async def __aenter__(self) -> "Announcements":
+        found, owner = self._found, self
+
+        class Listener(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr) -> None:
+                if _LKUP.fullmatch(data) and not found.full():
+                    found.put_nowait(Found(mac=parse_search_answer(data), host=addr[0]))
+                else:
+                    owner.ignored += 1
+
+        loop = asyncio.get_running_loop()
+        self._transport, _ = await loop.create_datagram_endpoint(Listener, local_addr=(self.host, self.port))
+        self.port = self._transport.get_extra_info("sockname")[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    async def next(self, *, timeout: float) -> Found:
+        async with asyncio.timeout(timeout):
+            return await self._found.get()
 
 
 async def search(target: str = "255.255.255.255", port: int = PORT, *, timeout: float = SEARCH_TIMEOUT) -> list[Found]:

@@ -6,21 +6,35 @@ UDP/OSC fills in, the message interface what MQTT fills in.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drivers.errors import DeviceError
+
+
+DataReceiver = Callable[[bytes], None]
+LossReceiver = Callable[["DeviceError"], None]
 
 
 class StreamTransport(ABC):
-    """An ordered byte stream to one device, kept open across commands."""
+    """An ordered byte stream to one device, kept open across commands.
+
+    Bytes are pushed to the receiver given to ``open`` as they arrive, on the event
+    loop: no reader task sits between the socket and the framer, so an answer reaches
+    the request waiting for it one loop turn after it lands.
+    """
 
     @abstractmethod
-    async def open(self) -> None:
-        """Open the stream; raise DeviceUnreachable when it cannot be opened."""
+    async def open(self, on_data: DataReceiver, on_lost: LossReceiver) -> None:
+        """Open the stream; raise DeviceUnreachable when it cannot be opened.
 
-    @abstractmethod
-    async def read(self) -> bytes:
-        """The next bytes that arrived, in whatever chunk; raise DeviceUnreachable at end of stream."""
+        ``on_data(bytes)`` gets every chunk; ``on_lost(error)`` is called once if the
+        stream ends other than by ``close()`` (the peer hung up, the port vanished).
+        """
 
     @abstractmethod
     async def write(self, data: bytes) -> None:
@@ -34,6 +48,58 @@ class StreamTransport(ABC):
     @abstractmethod
     def address(self) -> str:
         """Where the stream goes, for logs and status: host:port or a port path."""
+
+
+class StreamProtocol(asyncio.Protocol):
+    """The asyncio protocol behind stream transports: pushes bytes, honours flow control."""
+
+    def __init__(self, address: str, on_data: DataReceiver, on_lost: LossReceiver) -> None:
+        self.address = address
+        self.on_data = on_data
+        self.on_lost = on_lost
+        self.transport: asyncio.Transport | None = None
+        self.closing = False  # set when we close: the loss is ours, nobody is told
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.on_data(data)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._can_write.set()
+        if not self.closing:
+            self.closing = True
+            from drivers.errors import DeviceUnreachable
+
+            reason = f"{self.address}: {exc!r}" if exc else f"{self.address} closed the connection"
+            self.on_lost(DeviceUnreachable(reason))
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    async def write(self, data: bytes) -> None:
+        from drivers.errors import DeviceUnreachable
+
+        transport = self.transport
+        if transport is None or self.closing or transport.is_closing():
+            raise DeviceUnreachable(f"{self.address} is not open")
+        transport.write(data)
+        if not self._can_write.is_set():  # the device reads slower than we write
+            await self._can_write.wait()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 import serial
 import serial_asyncio_fast
 
 from drivers.errors import DeviceUnreachable
-from drivers.transports.base import StreamTransport
+from drivers.transports.base import DataReceiver, LossReceiver, StreamProtocol, StreamTransport
 
 OPEN_TIMEOUT = 3.0
 # A worker-thread read returns at least this often, so close() never waits long.
 THREAD_READ_TIMEOUT = 0.05
-
-
-class _Inbox(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def data_received(self, data: bytes) -> None:
-        self.chunks.put_nowait(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.chunks.put_nowait(None)
 
 
 class SerialTransport(StreamTransport):
@@ -45,71 +35,81 @@ class SerialTransport(StreamTransport):
     ) -> None:
         self.port = port
         self.settings = dict(baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits)
-        self._transport: asyncio.Transport | None = None
-        self._inbox: _Inbox | None = None
-        self._threaded: serial.SerialBase | None = None
+        self._protocol: StreamProtocol | None = None
+        self._threaded: _ThreadedPort | None = None
 
     @property
     def address(self) -> str:
         return self.port
 
-    async def open(self) -> None:
+    async def open(self, on_data: DataReceiver, on_lost: LossReceiver) -> None:
         loop = asyncio.get_running_loop()
         try:
-            port = await asyncio.wait_for(
-                loop.run_in_executor(None, lambda: serial.serial_for_url(self.port, **self.settings, timeout=THREAD_READ_TIMEOUT)),
-                OPEN_TIMEOUT,
-            )
-        except (serial.SerialException, OSError, ValueError, asyncio.TimeoutError) as exc:
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                port = await loop.run_in_executor(
+                    None, lambda: serial.serial_for_url(self.port, **self.settings, timeout=THREAD_READ_TIMEOUT)
+                )
+        except (serial.SerialException, OSError, ValueError, TimeoutError) as exc:
             raise DeviceUnreachable(f"cannot open {self.port}: {exc!r}") from exc
         if _has_fileno(port):
             port.timeout = 0
-            self._inbox = _Inbox()
-            self._transport, _ = await serial_asyncio_fast.connection_for_serial(loop, lambda: self._inbox, port)
+            protocol = StreamProtocol(self.port, on_data, on_lost)
+            transport, _ = await serial_asyncio_fast.connection_for_serial(loop, lambda: protocol, port)
+            protocol.transport = transport  # connection_made comes a loop turn later; we may write now
+            self._protocol = protocol
         else:
-            self._threaded = port
-
-    async def read(self) -> bytes:
-        if self._inbox is not None:
-            chunk = await self._inbox.chunks.get()
-            if chunk is None:
-                raise DeviceUnreachable(f"{self.port} was closed")
-            return chunk
-        port = self._threaded
-        if port is None:
-            raise DeviceUnreachable(f"{self.port} is not open")
-        while True:
-            try:
-                chunk = await asyncio.to_thread(_read_some, port)
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                raise DeviceUnreachable(f"{self.port}: {exc!r}") from exc
-            if chunk:
-                return chunk
-            if self._threaded is None:
-                raise DeviceUnreachable(f"{self.port} was closed")
+            self._threaded = _ThreadedPort(port, loop, on_data, on_lost)
 
     async def write(self, data: bytes) -> None:
-        if self._transport is not None:
-            if self._transport.is_closing():
-                raise DeviceUnreachable(f"{self.port} was closed")
-            self._transport.write(data)
-            return
-        if self._threaded is None:
+        if self._protocol is not None:
+            await self._protocol.write(data)
+        elif self._threaded is not None:
+            await self._threaded.write(data)
+        else:
             raise DeviceUnreachable(f"{self.port} is not open")
-        try:
-            await asyncio.to_thread(self._threaded.write, data)
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceUnreachable(f"{self.port}: {exc!r}") from exc
 
     async def close(self) -> None:
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            transport.close()
-        port, self._threaded = self._threaded, None
-        if port is not None:
-            with contextlib.suppress(Exception):
-                port.close()
-        self._inbox = None
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            protocol.close()
+        threaded, self._threaded = self._threaded, None
+        if threaded is not None:
+            await threaded.close()
+
+
+class _ThreadedPort:
+    """A port without a descriptor, read by its own thread that hands bytes to the loop."""
+
+    def __init__(self, port: serial.SerialBase, loop, on_data: DataReceiver, on_lost: LossReceiver) -> None:
+        self.port = port
+        self.loop = loop
+        self.on_data = on_data
+        self.on_lost = on_lost
+        self.closing = False
+        self.thread = threading.Thread(target=self._read_forever, name=f"serial {port.portstr}", daemon=True)
+        self.thread.start()
+
+    def _read_forever(self) -> None:
+        try:
+            while not self.closing:
+                chunk = self.port.read(max(1, self.port.in_waiting))
+                if chunk:
+                    self.loop.call_soon_threadsafe(self.on_data, chunk)
+        except Exception as exc:  # any failure of the port ends the stream
+            if not self.closing:
+                self.loop.call_soon_threadsafe(self.on_lost, DeviceUnreachable(f"{self.port.portstr}: {exc!r}"))
+
+    async def write(self, data: bytes) -> None:
+        try:
+            await asyncio.to_thread(self.port.write, data)
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceUnreachable(f"{self.port.portstr}: {exc!r}") from exc
+
+    async def close(self) -> None:
+        self.closing = True
+        await asyncio.to_thread(self.thread.join, 1.0)
+        with contextlib.suppress(Exception):
+            self.port.close()
 
 
 def _has_fileno(port: serial.SerialBase) -> bool:
@@ -118,12 +118,3 @@ def _has_fileno(port: serial.SerialBase) -> bool:
     except (AttributeError, OSError, serial.SerialException):  # io.UnsupportedOperation is an OSError
         return False
     return True
-
-
-def _read_some(port: serial.SerialBase) -> bytes:
-    # Block for the first byte (up to the port timeout), then take what is buffered.
-    first = port.read(1)
-    if not first:
-        return b""
-    waiting = port.in_waiting
-    return first + (port.read(waiting) if waiting else b"")

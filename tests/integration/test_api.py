@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import sys
 import textwrap
 
 import httpx
@@ -163,3 +164,26 @@ async def test_event_log_survives_a_restart(tmp_path):
         assert any(e["kind"] == "command" and e["actor"] == "tech" for e in events)
     finally:
         await second.stop()
+
+
+async def test_status_command_reads_a_running_controller(controller):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "controller.cli", "status", "--url", controller.url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err
+    lines = out.decode().splitlines()
+    assert lines[0].split()[:4] == ["room", "device", "driver", "status"]
+    assert any(line.split()[:4] == ["hall", "proj", "pjlink", "online"] for line in lines)
+    assert any(line.split()[:4] == ["hall", "epson", "escvp21", "online"] for line in lines)
+
+
+async def test_status_command_says_when_nothing_answers():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "controller.cli", "status", "--url", "http://127.0.0.1:9",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 3
+    assert b"no controller answers" in err

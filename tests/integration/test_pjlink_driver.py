@@ -7,12 +7,12 @@ import pytest
 
 from drivers.capabilities import AVMute, Level, Power
 from drivers.commands import SelectInput, SetAVMute, SetFreeze, SetPower
-from drivers.errors import DeviceRejected, InvalidCommand, Unsupported
+from drivers.errors import InvalidCommand
 from drivers.projector.pjlink import PjlinkOptions, PjlinkProjector, search
 from drivers.status import Status
 from drivers.supervisor import Supervisor
 from drivers.transports.tcp import TcpTransport
-from helpers import ManualClock, wait_for_status, wait_until
+from helpers import FakeClock, wait_for_status, wait_until
 from simulators.pjlink import PjlinkSimulator
 
 TIMEOUT = 0.3
@@ -20,7 +20,7 @@ PASSWORD = "JBMIAProjectorLink"
 
 
 class PjlinkRoom:
-    def __init__(self, sim: PjlinkSimulator, clock: ManualClock, supervisor: Supervisor) -> None:
+    def __init__(self, sim: PjlinkSimulator, clock: FakeClock, supervisor: Supervisor) -> None:
         self.sim, self.clock, self.supervisor = sim, clock, supervisor
         self.device: PjlinkProjector = supervisor.device
         self.timeout = TIMEOUT
@@ -33,7 +33,7 @@ class PjlinkRoom:
 
 
 async def make_room(*, password=PASSWORD, driver_password=PASSWORD, poll_interval=0.2, **sim_options):
-    clock = ManualClock()
+    clock = FakeClock()
     sim = PjlinkSimulator(password=password, warmup=30, cooldown=30, clock=clock, **sim_options)
     await sim.start()
     options = PjlinkOptions(password=driver_password, busy_retry_for=5)
@@ -96,21 +96,10 @@ async def test_mute_freeze_and_lamp_hours(pjlink_room):
 
 async def test_commands_are_validated_before_anything_is_sent(pjlink_room):
     room = pjlink_room
+    sent = room.sim.requests_seen("INPT")
     with pytest.raises(InvalidCommand):
         await room.supervisor.execute(SelectInput(input="hdmi9"))  # not one of the projector's inputs
-    with pytest.raises(Unsupported):
-        await room.supervisor.execute(_NoSuchCapability())
-
-
-class _NoSuchCapability(SetPower):
-    """A command for a capability the projector lacks."""
-
-    from drivers.capabilities import Capability as _Cap
-
-    class _Missing(_Cap):
-        pass
-
-    capability = _Missing
+    assert room.sim.requests_seen("INPT") == sent
 
 
 async def test_wrong_password_is_bad_config_not_offline():
@@ -138,11 +127,10 @@ SILENCING_FAULTS = ["no_reply", "slow_reply", "garbled", "partial", "disconnect"
 @pytest.mark.parametrize("fault", SILENCING_FAULTS)
 async def test_projector_goes_offline_when_it_stops_answering_and_recovers(pjlink_room, fault):
     room = pjlink_room
-    injected = time.monotonic()
     room.sim.inject(fault, delay=10 * TIMEOUT)
-    seen = await room.wait_for_status(Status.OFFLINE, within=2 * TIMEOUT + 0.2)
+    took = await room.wait_for_status(Status.OFFLINE, within=2 * TIMEOUT + 0.2)
     # "within twice its timeout", plus scheduling slack on a shared machine
-    assert seen - injected <= 2 * TIMEOUT + 0.2
+    assert took <= 2 * TIMEOUT + 0.2
     room.sim.clear_faults()
     await room.wait_for_status(Status.ONLINE, within=5.0)
 
@@ -216,7 +204,7 @@ async def test_idle_connection_closed_by_the_projector_is_reopened_quietly():
 
 
 async def test_class2_search_finds_the_simulator_over_udp():
-    sim = PjlinkSimulator(clock=ManualClock(), udp_port=0)
+    sim = PjlinkSimulator(clock=FakeClock(), udp_port=0)
     await sim.start()
     try:
         found = await search("127.0.0.1", sim.udp_port, timeout=0.5)
@@ -238,7 +226,7 @@ async def test_a_device_that_floods_bytes_is_dropped_and_retried():
             while True:
                 writer.write(b"x" * 256)
                 await writer.drain()
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # let the loop breathe between floods
         except (ConnectionError, OSError):
             pass
 
@@ -254,3 +242,16 @@ async def test_a_device_that_floods_bytes_is_dropped_and_retried():
     finally:
         await supervisor.stop()
         server.close()
+
+
+async def test_class2_lookup_announcement_is_heard_when_the_projector_comes_up():
+    from drivers.projector.pjlink import Announcements
+
+    async with Announcements(host="127.0.0.1", port=0) as announcements:
+        sim = PjlinkSimulator(clock=FakeClock(), udp_port=0, notify=("127.0.0.1", announcements.port))
+        await sim.start()
+        try:
+            found = await announcements.next(timeout=3)
+            assert (found.mac, found.host) == (sim.mac.lower(), "127.0.0.1")
+        finally:
+            await sim.stop()
