@@ -45,6 +45,10 @@ class Backoff:
 
 StatusListener = Callable[[Status, str | None], None]
 
+# The heartbeat comes this share of the timeout after the last answer: the rest is
+# slack for the loop and the wire, so "offline within 2×timeout" holds with margin.
+HEARTBEAT_SHARE = 0.8
+
 
 class Supervisor:
     def __init__(
@@ -61,7 +65,7 @@ class Supervisor:
         self._on_status = on_status
         self.status = Status.CONNECTING
         self.reason: str | None = None
-        self.last_seen: float | None = None  # monotonic time of the last answer
+        self.last_seen = 0.0  # monotonic time of the last answer
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         device.on_attention(self.refresh_soon)  # devices that hear news (MQTT last wills) wake us
@@ -133,16 +137,23 @@ class Supervisor:
         self._answered()
 
     async def _poll_forever(self) -> None:
-        # Exercise the link at least every `timeout` so silence is noticed within 2×timeout.
-        heartbeat = min(self.poll_interval, self.timeout)
+        # Exercise the link at least every `timeout` (less a margin for the loop's own
+        # latency) after the last answer, so silence is noticed within 2×timeout.
+        heartbeat = min(self.poll_interval, self.timeout * HEARTBEAT_SHARE)
         next_poll = time.monotonic() + self.poll_interval
         while True:
+            wait = min(self.last_seen + heartbeat, next_poll) - time.monotonic()
+            woken = False
+            if wait > 0:
+                try:
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+                    woken = True
+                except TimeoutError:
+                    pass
+            # Cleared only now: a refresh asked for during the poll below gets a poll of its own.
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), max(0.0, min(heartbeat, next_poll - time.monotonic())))
-                full = True  # woken for a refresh
-            except asyncio.TimeoutError:
-                full = time.monotonic() >= next_poll
+            full = woken or time.monotonic() >= next_poll
             try:
                 await (self.device.poll() if full else self.device.probe())
             except DeviceUnreachable:

@@ -32,6 +32,9 @@ class Simulator(ABC):
     protocol: ClassVar[str]
     description: ClassVar[str] = ""
     transport: ClassVar[str] = "tcp"  # what the standalone command binds: "tcp" host/port, or "pty"
+    # Driver names this simulator stands in for besides ``protocol`` (one Zigbee2MQTT bridge
+    # serves lights and thermostats).
+    drivers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, clock: Clock = time.monotonic) -> None:
         self.clock = clock
@@ -92,6 +95,14 @@ class Simulator(ABC):
     @abstractmethod
     def from_options(cls, options: dict[str, Any], *, clock: Clock = time.monotonic) -> "Simulator":
         """Build from parsed arguments or a device's config options (password, speeds...)."""
+
+
+def simulator_for(driver: str) -> type[Simulator] | None:
+    """The simulator that speaks ``driver``'s protocol, by its protocol name or its ``drivers``."""
+    available = simulators()
+    if driver in available:
+        return available[driver]
+    return next((cls for cls in available.values() if driver in cls.drivers), None)
 
 
 def simulators() -> dict[str, type[Simulator]]:
@@ -369,7 +380,7 @@ class PtyLineSimulator(StreamSimulator):
                 del buffer[: end + len(self.terminator)]
                 # The request's last byte reaches the device only after its wire time.
                 received = first_byte_at + (len(line) + len(self.terminator)) * self.byte_time
-                await _sleep_until(received)
+                await _sleep_until(received, precise=True)
                 first_byte_at = received
                 await self._answer(self._session, line, self._write_paced)
             if len(buffer) > self.max_line:
@@ -378,7 +389,8 @@ class PtyLineSimulator(StreamSimulator):
     async def _write_paced(self, data: bytes) -> None:
         start = time.monotonic()
         for i in range(len(data)):
-            await _sleep_until(start + (i + 1) * self.byte_time)
+            # Only the last byte's time ends the exchange; earlier ones need no precision.
+            await _sleep_until(start + (i + 1) * self.byte_time, precise=i == len(data) - 1)
             if self._master is None:
                 return
             try:
@@ -389,7 +401,14 @@ class PtyLineSimulator(StreamSimulator):
                 return
 
 
-async def _sleep_until(deadline: float) -> None:
-    delay = deadline - time.monotonic()
+# The epoll selector rounds sleeps up to whole milliseconds: a 5.2 ms wait takes 6.
+TIMER_GRANULARITY = 0.001
+
+
+async def _sleep_until(deadline: float, *, precise: bool = False) -> None:
+    """Sleep until ``deadline``; ``precise`` yields to the loop through the last millisecond."""
+    delay = deadline - time.monotonic() - (TIMER_GRANULARITY if precise else 0.0)
     if delay > 0:
         await asyncio.sleep(delay)
+    while precise and time.monotonic() < deadline:
+        await asyncio.sleep(0)

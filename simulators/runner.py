@@ -24,11 +24,11 @@ async def run_standalone(sim: Simulator, *, faults: list[str] = (), read_stdin: 
     await sim.start()
     for fault in faults:
         sim.inject(fault)
-    print(f"listening {sim.address}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    print(f"listening {sim.address}", flush=True)  # only now can SIGTERM be handled
     control = asyncio.create_task(_read_control(sim)) if read_stdin and _stdin_is_watchable() else None
     try:
         await stop.wait()
@@ -71,11 +71,21 @@ def apply_control_line(sim: Simulator, line: str) -> str:
     try:
         if verb == "inject" and rest:
             params = dict(word.split("=", 1) for word in rest[1:])
-            sim.inject(rest[0], **{k: float(v) for k, v in params.items()})
+            sim.inject(rest[0], **{k: _number_or_name(v) for k, v in params.items()})
             return f"injected {rest[0]}"
         if verb == "clear":
-            sim.clear_faults(rest[0] if rest else None)
+            targets = dict(word.split("=", 1) for word in rest if "=" in word)  # device=NAME on multi-device sims
+            faults = [word for word in rest if "=" not in word]
+            sim.clear_faults(faults[0] if faults else None, **targets)
             return "cleared " + (rest[0] if rest else "all")
     except ValueError as exc:
         return f"error: {exc} (faults: {', '.join(f.value for f in Fault)})"
     return "error: commands are `inject FAULT [key=value...]` and `clear [FAULT]`"
+
+
+def _number_or_name(value: str) -> float | str:
+    """`delay=5` is a number; `device=hall-light` (simulators serving many devices) a name."""
+    try:
+        return float(value)
+    except ValueError:
+        return value

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from controller.config import ConfigError, json_schema, parse_config
+from drivers.registry import load_all
 
 GOOD = """\
 site: hq
@@ -61,7 +62,7 @@ def test_every_error_is_reported_with_its_place_and_line():
         """)
     assert problems == [
         "rooms[1].devices[0].port: Input should be less than or equal to 65535 (line 13)",
-        "rooms[1].devices[1].driver: unknown driver 'no-such-driver'; known: escvp21, pjlink (line 15)",
+        "rooms[1].devices[1].driver: unknown driver 'no-such-driver'; known: " + ", ".join(sorted(load_all())) + " (line 15)",
         "rooms[1].devices[2]: a pjlink device needs a host (or simulate: true) (line 16)",
         "rooms[1].devices[2].options.passwd: unknown field (line 18)",
     ]
