@@ -57,6 +57,7 @@ class Device(ABC):
         self.timeout = timeout
         self.state: dict[str, Any] = {}
         self._listeners: list[StateListener] = []
+        self._attention: Callable[[], None] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,6 +94,15 @@ class Device(ABC):
             if failed:
                 return "reports an error: " + ", ".join(failed)
         return None
+
+    def on_attention(self, callback: Callable[[], None]) -> None:
+        """Who to tell when the device learns of a change by itself (a last will, a report)."""
+        self._attention = callback
+
+    def request_attention(self) -> None:
+        """Ask the supervisor to look now rather than at its next heartbeat."""
+        if self._attention is not None:
+            self._attention()
 
     # --- state ----------------------------------------------------------------------
 
