@@ -51,9 +51,9 @@ class _Expired(Exception):
     """The request's own timer ran out (internal: becomes DeviceTimeout)."""
 
 
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(_Expired())
+def _loop_time_of(monotonic_deadline: float) -> float:
+    """The event loop's clock is time.monotonic() on every platform asyncio supports."""
+    return monotonic_deadline
 
 
 class Link:
@@ -79,6 +79,8 @@ class Link:
         self._open = False
         self._closed_error: DeviceError | None = None
         self._last_exchange = 0.0
+        self._deadline = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
 
     @property
     def is_open(self) -> bool:
@@ -93,6 +95,9 @@ class Link:
 
     async def close(self) -> None:
         self._open = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         await self.transport.close()
         self._fail_waiter(DeviceUnreachable(f"{self.name} closed"))
 
@@ -124,7 +129,9 @@ class Link:
             if self.pacing:
                 await self._pace()
             self._check_open()
-            await self.transport.write(data)
+            self.transport.write(data)
+            if self.transport.needs_drain:
+                await self.transport.drain()
             self._last_exchange = time.monotonic()
 
     async def receive(self, *, timeout: float, what: str = "a frame") -> Any:
@@ -136,22 +143,42 @@ class Link:
 
     async def _exchange(self, data: bytes | None, timeout: float, parse, what: str | None) -> Any:
         self._check_open()
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        waiter = asyncio.get_running_loop().create_future()
         self._waiter, self._parse = waiter, parse
-        # A timer on the waiter itself: cheaper than a timeout scope, and this runs per request.
-        expiry = loop.call_later(timeout, _expire, waiter)
+        self._deadline = time.monotonic() + timeout
+        self._arm_watchdog()
         try:
             if data is not None:
                 self.stats.requests += 1
-                await self.transport.write(data)
+                self.transport.write(data)
+                if self.transport.needs_drain:
+                    await self.transport.drain()
             return await waiter
         except _Expired:
             self.stats.timeouts += 1
             raise DeviceTimeout(what or repr(data[:24] if data else b""), timeout) from None
         finally:
-            expiry.cancel()
             self._waiter = None
+
+    # One timer per link, not one per request: it fires at the outstanding request's
+    # deadline, or re-arms for a later request's. Polling does thousands of requests a
+    # minute; scheduling and cancelling a timer for each showed up in the benchmark.
+
+    def _arm_watchdog(self) -> None:
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().call_at(
+                _loop_time_of(self._deadline), self._watchdog_fired
+            )
+
+    def _watchdog_fired(self) -> None:
+        self._watchdog = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # nothing outstanding: stay disarmed until the next request
+        if time.monotonic() >= self._deadline:
+            waiter.set_exception(_Expired())
+        else:
+            self._arm_watchdog()
 
     async def _pace(self) -> None:
         wait = self._last_exchange + self.pacing - time.monotonic()

@@ -7,6 +7,7 @@ value parsers. The device half is ``PjlinkProjector`` on an injected stream tran
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import socket
@@ -104,6 +105,17 @@ class Reply:
 @dataclass(frozen=True, slots=True)
 class Greeting:
     auth_random: str | None  # None: the projector asks for no authentication
+
+
+@functools.cache
+def _query_request(body: str, pjlink_class: int) -> Request:
+    """Queries are few and asked over and over: validate each once."""
+    return Request(body, "?", pjlink_class)
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(request: Request) -> bytes:
+    return encode(request)
 
 
 def encode(request: Request, *, digest: str = "") -> bytes:
@@ -268,23 +280,25 @@ class PjlinkProjector(Device, HasPower, HasInputs, HasAVMute, HasFreeze, HasLamp
     # --- requests -------------------------------------------------------------------
 
     async def _request(self, request: Request) -> Reply:
-        wire = encode(request, digest=self._digest)
-        self._digest = ""  # only the first command of a connection carries it
+        if self._digest:  # owed in front of the connection's first command only
+            wire, self._digest = encode(request, digest=self._digest), ""
+        else:
+            wire = _encoded(request)
 
         def answer(frame: bytes) -> Reply | None:
             reply = parse_reply(frame)
             if reply.body != request.body:
                 return None  # a late answer to an earlier request
-            if reply.error == "ERR3":
-                raise DeviceBusy(request.body, "ERR3")
-            if reply.error:
-                raise DeviceRejected(request.body, reply.error)
+            if (error := reply.error) is not None:
+                if error == "ERR3":
+                    raise DeviceBusy(request.body, error)
+                raise DeviceRejected(request.body, error)
             return reply
 
         return await self.link.request(wire, timeout=self.timeout, parse=answer, what=request.body)
 
     async def _query(self, body: str, *, pjlink_class: int = 1) -> str:
-        return (await self._request(Request(body, "?", pjlink_class))).value
+        return (await self._request(_query_request(body, pjlink_class))).value
 
     async def _query_or_none(self, body: str, *, pjlink_class: int = 1) -> str | None:
         """A query the projector may refuse for now (ERR3 in standby, say)."""

@@ -37,8 +37,16 @@ class StreamTransport(ABC):
         """
 
     @abstractmethod
-    async def write(self, data: bytes) -> None:
-        """Send bytes; raise DeviceUnreachable when the stream is gone."""
+    def write(self, data: bytes) -> None:
+        """Queue bytes to send now; raise DeviceUnreachable when the stream is gone."""
+
+    @property
+    def needs_drain(self) -> bool:
+        """True while written bytes wait for a device that reads slower than we write."""
+        return False
+
+    async def drain(self) -> None:
+        """Wait until the device has taken what was written (flow control)."""
 
     @abstractmethod
     async def close(self) -> None:
@@ -86,15 +94,20 @@ class StreamProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._can_write.set()
 
-    async def write(self, data: bytes) -> None:
-        from drivers.errors import DeviceUnreachable
-
+    def write(self, data: bytes) -> None:
         transport = self.transport
         if transport is None or self.closing or transport.is_closing():
+            from drivers.errors import DeviceUnreachable
+
             raise DeviceUnreachable(f"{self.address} is not open")
         transport.write(data)
-        if not self._can_write.is_set():  # the device reads slower than we write
-            await self._can_write.wait()
+
+    @property
+    def needs_drain(self) -> bool:
+        return not self._can_write.is_set()
+
+    async def drain(self) -> None:
+        await self._can_write.wait()
 
     def close(self) -> None:
         self.closing = True

@@ -110,11 +110,14 @@ class MqttConnection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
         self._connected = asyncio.Event()
+        self._disconnected = asyncio.Event()
+        self._disconnected.set()
         self._refused: Exception | None = None
         self._subscriptions: dict[str, _Subscription] = {}
         self._exact: dict[str, list[_Route]] = collections.defaultdict(list)
         self._wildcards: list[_Route] = []
         self._pending_subacks: dict[int, list[str]] = {}
+        self._last: dict[str, Message] = {}  # the last message on each exact topic we route
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()  # paho's callbacks read the subscription list from its thread
         self._stopping = False
@@ -187,8 +190,12 @@ class MqttConnection:
 
     # --- routes: who gets which messages ------------------------------------------
 
-    async def subscribe(self, topic_filter: str, handler: _Handler) -> _Route:
-        """Route messages matching ``topic_filter`` to ``handler``; wait for the broker's SUBACK."""
+    async def subscribe(self, topic_filter: str, handler: _Handler, *, timeout: float = SUBSCRIBE_TIMEOUT) -> _Route:
+        """Route messages matching ``topic_filter`` to ``handler``; wait for the broker's SUBACK.
+
+        Fails (DeviceUnreachable) if the broker does not acknowledge within ``timeout`` or
+        the connection drops meanwhile; the route is then removed.
+        """
         route = _Route(topic_filter, handler)
         wildcard = "+" in topic_filter or "#" in topic_filter
         with self._lock:
@@ -198,18 +205,23 @@ class MqttConnection:
                 subscription = self._subscriptions[topic_filter] = _Subscription()
             subscription.routes.append(route)
             (self._wildcards.append(route) if wildcard else self._exact[topic_filter].append(route))
-        if new or not subscription.acked.is_set():
-            if self.connected:
-                self._send_subscribe([topic_filter])
-        else:
-            # A second subscriber on a filter: subscribing again makes the broker resend
-            # the retained messages, which the newcomer needs as its last-known state.
+        if new and self.connected:
             self._send_subscribe([topic_filter])
+        acked = asyncio.ensure_future(subscription.acked.wait())
+        lost = asyncio.ensure_future(self._disconnected.wait())
         try:
-            await asyncio.wait_for(subscription.acked.wait(), SUBSCRIBE_TIMEOUT)
-        except asyncio.TimeoutError:
+            await asyncio.wait({acked, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            acked.cancel()
+            lost.cancel()
+        if not subscription.acked.is_set():
             self.unsubscribe(route)
-            raise DeviceUnreachable(f"{self.address} did not acknowledge the subscription to {topic_filter}") from None
+            raise DeviceUnreachable(f"{self.address} did not acknowledge the subscription to {topic_filter}")
+        if not new and (last := self._last.get(topic_filter)) is not None:
+            # A newcomer on a filter we already hold: the broker sent its retained message to
+            # the first subscriber only (brokers differ on re-subscribing), so hand over the
+            # last message seen there, as last-known state.
+            self._loop.call_soon(route.handler, Message(last.topic, last.payload, retained=True))
         return route
 
     def unsubscribe(self, route: _Route) -> None:
@@ -226,6 +238,7 @@ class MqttConnection:
                     routes.remove(route)
                 if not routes:
                     self._exact.pop(route.topic_filter, None)
+                    self._last.pop(route.topic_filter, None)
             last = not subscription.routes
             if last:
                 del self._subscriptions[route.topic_filter]
@@ -307,6 +320,7 @@ class MqttConnection:
         if connected == self.connected:
             return
         (self._connected.set if connected else self._connected.clear)()
+        (self._disconnected.clear if connected else self._disconnected.set)()
         for listener in list(self._listeners):
             try:
                 listener(connected)
@@ -316,6 +330,8 @@ class MqttConnection:
     def _dispatch(self, message: Message) -> None:
         self.stats.messages_in += 1
         routes = self._exact.get(message.topic, ())
+        if routes:
+            self._last[message.topic] = message
         for route in itertools.chain(tuple(routes), tuple(self._wildcards)):
             if route in routes or paho.topic_matches_sub(route.topic_filter, message.topic):
                 try:
@@ -354,7 +370,7 @@ class MqttTransport(MessageTransport):
     async def subscribe(self, topic_filter: str) -> None:
         if self._inbox is None:
             raise DeviceUnreachable(f"{self.address}: transport not open")
-        self._routes.append(await self.connection.subscribe(topic_filter, self._deliver))
+        self._routes.append(await self.connection.subscribe(topic_filter, self._deliver, timeout=self.connect_timeout))
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         if self._inbox is None:
@@ -378,8 +394,8 @@ class MqttTransport(MessageTransport):
         for route in routes:
             self.connection.unsubscribe(route)
         inbox, self._inbox = self._inbox, None
-        if inbox is not None:
-            inbox.put_nowait(_LOST) if not inbox.full() else None
+        if inbox is not None and not inbox.full():
+            inbox.put_nowait(_LOST)  # a reader still waiting ends instead of hanging
 
     def _deliver(self, message: Message) -> None:
         inbox = self._inbox

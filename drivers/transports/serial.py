@@ -60,13 +60,23 @@ class SerialTransport(StreamTransport):
         else:
             self._threaded = _ThreadedPort(port, loop, on_data, on_lost)
 
-    async def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if self._protocol is not None:
-            await self._protocol.write(data)
+            self._protocol.write(data)
         elif self._threaded is not None:
-            await self._threaded.write(data)
+            self._threaded.write(data)
         else:
             raise DeviceUnreachable(f"{self.port} is not open")
+
+    @property
+    def needs_drain(self) -> bool:
+        port = self._protocol or self._threaded
+        return port is not None and port.needs_drain
+
+    async def drain(self) -> None:
+        port = self._protocol or self._threaded
+        if port is not None:
+            await port.drain()
 
     async def close(self) -> None:
         protocol, self._protocol = self._protocol, None
@@ -86,6 +96,7 @@ class _ThreadedPort:
         self.on_data = on_data
         self.on_lost = on_lost
         self.closing = False
+        self._writes: list[asyncio.Future] = []
         self.thread = threading.Thread(target=self._read_forever, name=f"serial {port.portstr}", daemon=True)
         self.thread.start()
 
@@ -99,9 +110,18 @@ class _ThreadedPort:
             if not self.closing:
                 self.loop.call_soon_threadsafe(self.on_lost, DeviceUnreachable(f"{self.port.portstr}: {exc!r}"))
 
-    async def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
+        # pyserial's write may block (a socket behind rfc2217://): hand it to a worker thread.
+        self._writes.append(self.loop.run_in_executor(None, self.port.write, data))
+
+    @property
+    def needs_drain(self) -> bool:
+        return bool(self._writes)
+
+    async def drain(self) -> None:
+        writes, self._writes = self._writes, []
         try:
-            await asyncio.to_thread(self.port.write, data)
+            await asyncio.gather(*writes)
         except (serial.SerialException, OSError) as exc:
             raise DeviceUnreachable(f"{self.port.portstr}: {exc!r}") from exc
 

@@ -39,10 +39,18 @@ class TcpTransport(StreamTransport):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._protocol = protocol
 
-    async def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if self._protocol is None:
             raise DeviceUnreachable(f"{self.address} is not open")
-        await self._protocol.write(data)
+        self._protocol.write(data)
+
+    @property
+    def needs_drain(self) -> bool:
+        return self._protocol is not None and self._protocol.needs_drain
+
+    async def drain(self) -> None:
+        if self._protocol is not None:
+            await self._protocol.drain()
 
     async def close(self) -> None:
         protocol, self._protocol = self._protocol, None

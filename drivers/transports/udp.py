@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import socket
+from collections.abc import Callable
 
 from drivers.errors import DeviceUnreachable
 from drivers.transports.base import Datagram, DatagramTransport
@@ -29,7 +30,11 @@ class _Endpoint(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr) -> None:
-        self.owner._deliver(Datagram(data, (addr[0], addr[1])))
+        receiver = self.owner._receiver
+        if receiver is not None:
+            receiver(data)
+        else:
+            self.owner._deliver(Datagram(data, (addr[0], addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and the like: nobody listens there (yet). UDP keeps
@@ -53,6 +58,7 @@ class UdpTransport(DatagramTransport):
         self._waiter: asyncio.Future | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._closed = True
+        self._receiver: Callable[[bytes], None] | None = None
 
     @property
     def address(self) -> str:
@@ -84,7 +90,7 @@ class UdpTransport(DatagramTransport):
         transport.sendto(payload)
 
     async def receive(self) -> Datagram:
-        while not self._inbox:
+        while not self._inbox or self._receiver is not None:
             if self._closed:
                 raise DeviceUnreachable(f"{self.address} was closed")
             self._waiter = asyncio.get_running_loop().create_future()
@@ -97,6 +103,7 @@ class UdpTransport(DatagramTransport):
     async def close(self) -> None:
         transport, self._transport = self._transport, None
         self._closed = True
+        self._receiver = None
         if transport is not None:
             transport.close()
         self._wake()
@@ -109,7 +116,15 @@ class UdpTransport(DatagramTransport):
 
     # --- from the endpoint ------------------------------------------------------------
 
+    def push_to(self, receiver: Callable[[bytes], None] | None) -> None:
+        """Hand each payload to ``receiver`` as it lands instead of keeping it for
+        ``receive``, which then only returns (raising) once the socket is closed."""
+        self._receiver = receiver
+
     def _deliver(self, datagram: Datagram) -> None:
+        if self._receiver is not None:
+            self._receiver(datagram.payload)
+            return
         if len(self._inbox) >= self._inbox_limit:
             self._inbox.popleft()
             self.dropped += 1
