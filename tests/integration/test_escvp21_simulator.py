@@ -37,7 +37,7 @@ class SerialWire:
 
     async def exchange(self, request: bytes) -> bytes:
         """Send one request; read up to and including the prompt that ends its answer."""
-        await self.port.write(request)
+        self.port.write(request)
         answer = b""
         while not (answer == b":" or answer.endswith(b"\r:")):
             answer += await asyncio.wait_for(self.received.get(), ANSWER_TIMEOUT)
@@ -109,7 +109,7 @@ async def test_simulator_reports_a_lamp_failure_in_err_and_pwr(projector):
 async def test_simulator_answers_again_once_a_partial_answer_fault_is_cleared(projector):
     sim, wire = projector
     sim.inject(Fault.PARTIAL)
-    await wire.port.write(b"PWR?\r")
+    wire.port.write(b"PWR?\r")
     assert await wire.read_until_quiet() == b"PWR="  # half of PWR=04\r:, then nothing
     sim.clear_faults()
     assert await wire.exchange(b"PWR?\r") == b"PWR=04\r:"
