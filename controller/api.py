@@ -5,10 +5,12 @@ import hmac
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from controller.scenes import SceneNotFound, SceneResult
+from controller.selftest import SelfTestReport, render_html
 from drivers import registry
 from drivers.commands import command_type
 from drivers.errors import (
@@ -35,6 +37,10 @@ ERROR_STATUS: list[tuple[type[DeviceError], int]] = [
     (ProtocolError, 502),
     (DeviceError, 502),
 ]
+
+
+# What the live WebSocket forwards: device changes and the progress of routines.
+LIVE_KINDS = frozenset({"state", "status", "scene", "selftest", "alert"})
 
 
 class ErrorBody(BaseModel):
@@ -124,6 +130,48 @@ def create_app(controller) -> FastAPI:
                                          "field": getattr(exc, "field", None)}) from None
         return CommandResult(ok=True, device=runtime.view())
 
+    @app.get("/api/rooms/{room_id}/scenes", responses={404: {"model": ErrorBody}})
+    async def scenes(room_id: str) -> list[dict[str, Any]]:
+        room_or_404(room_id)
+        return [{"id": scene_id, "name": scene.name or scene_id, "steps": len(scene.steps)}
+                for scene_id, scene in controller.scenes.scenes(room_id).items()]
+
+    @app.post(
+        "/api/rooms/{room_id}/scenes/{scene_id}",
+        responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+    )
+    async def recall_scene(room_id: str, scene_id: str, who: Caller = Depends(caller)) -> SceneResult:
+        """Run a scene; the answer lists each step's result and duration (200 even when a step failed)."""
+        room_or_404(room_id)
+        try:
+            return await controller.scenes.recall(room_id, scene_id, actor=who.name)
+        except SceneNotFound:
+            raise HTTPException(404, {"error": "NotFound", "message": f"no scene {scene_id!r} in {room_id}"}) from None
+
+    class SelfTestRequest(BaseModel):
+        meeting_minutes: float | None = Field(None, gt=0, le=24 * 60)
+
+    @app.post("/api/rooms/{room_id}/selftest", responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
+    async def run_selftest(room_id: str, body: SelfTestRequest | None = None,
+                           who: Caller = Depends(caller)) -> SelfTestReport:
+        """Run the room's self-test unattended (the speak test is marked not done); stored, then answered."""
+        room_or_404(room_id)
+        return await controller.selftest.run(room_id, meeting_minutes=body.meeting_minutes if body else None,
+                                             actor=who.name)
+
+    @app.get("/api/rooms/{room_id}/selftests", responses={404: {"model": ErrorBody}})
+    async def selftest_history(room_id: str, limit: int = Query(20, ge=1, le=200)) -> list[dict[str, Any]]:
+        room_or_404(room_id)
+        return await controller.store.selftests(room=room_id, limit=limit)
+
+    @app.get("/api/rooms/{room_id}/selftests/{report_id}.html", response_class=HTMLResponse,
+             responses={404: {"model": ErrorBody}})
+    async def selftest_page(room_id: str, report_id: str, lang: str = Query("en", pattern="^(en|zh)$")) -> str:
+        for report in await controller.store.selftests(room=room_id, limit=200):
+            if report["id"] == report_id:
+                return render_html(SelfTestReport.model_validate(report), lang)
+        raise HTTPException(404, {"error": "NotFound", "message": f"no self-test {report_id!r} in {room_id}"})
+
     @app.get("/api/events")
     async def events(
         room: str | None = Query(None, max_length=64),
@@ -147,12 +195,17 @@ def create_app(controller) -> FastAPI:
                         getter.cancel()
                         break
                     event = getter.result()
-                    if event.kind in ("state", "status"):
+                    if event.kind in LIVE_KINDS:
                         await websocket.send_json({"type": event.kind, **event.model_dump(mode="json")})
             except (WebSocketDisconnect, RuntimeError):
                 pass
             finally:
                 receiver.cancel()
+
+    if getattr(controller, "kiosk", None) is not None:  # a check-in desk: its pages and API (kiosk/web.py)
+        from kiosk.web import kiosk_router
+
+        app.include_router(kiosk_router(controller.kiosk, controller.config.api.tokens))
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):

@@ -11,12 +11,16 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from controller.selftest_config import SelfTestConfig
+from controller.scene_config import CommandStep, DelayStep, SceneConfig, WaitStep, leaf_steps
 from drivers import registry
+from drivers.capabilities import capabilities
+from kiosk.config import KioskConfig
 
 Identifier = str  # validated by the patterns below: used in URLs and MQTT topics
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -67,6 +71,9 @@ class DeviceConfig(_Model):
                 raise ValueError(f"a {self.driver} device needs a serial_port (or simulate: true)")
             if self.host:
                 raise ValueError(f"{self.driver} is a serial device: give serial_port, not host")
+        elif spec.kind == "mqtt":
+            if self.host or self.port or self.serial_port:
+                raise ValueError(f"{self.driver} is reached on the site's MQTT broker (mqtt:); its topic is in options")
         return self
 
     def driver_options(self) -> BaseModel:
@@ -77,6 +84,33 @@ class RoomConfig(_Model):
     id: str = Field(pattern=ID_PATTERN)
     name: str | None = None
     devices: list[DeviceConfig] = Field(default_factory=list)
+    scenes: dict[Annotated[str, Field(pattern=ID_PATTERN)], SceneConfig] = Field(
+        default_factory=dict, description="Scenes by id: presentation, video-call, break, shutdown..."
+    )
+    selftest: SelfTestConfig = Field(default_factory=SelfTestConfig, description="Self-test thresholds")
+
+    @model_validator(mode="after")
+    def _scenes_fit_devices(self) -> "RoomConfig":
+        """A scene may only use this room's devices, through capabilities their drivers have."""
+        devices = {d.id: registry.get(d.driver) for d in self.devices}
+        for scene_id, scene in self.scenes.items():
+            for place, step in leaf_steps(scene):
+                where = f"scenes.{scene_id}." + _place(place)
+                if isinstance(step, DelayStep):
+                    continue
+                device_id = step.device if isinstance(step, CommandStep) else step.wait.device
+                if device_id not in devices:
+                    raise ValueError(f"{where}: no device {device_id!r} in room {self.id}")
+                driver = devices[device_id]
+                if isinstance(step, CommandStep) and not issubclass(driver, step.command.capability):
+                    raise ValueError(f"{where}: {device_id} ({driver.driver}) has no {step.command.capability.name} "
+                                     f"capability for {step.command.type}")
+                if isinstance(step, WaitStep):
+                    keys = {key for name, cap in capabilities().items() if issubclass(driver, cap) for key in cap.state_keys}
+                    if step.wait.state not in keys:
+                        raise ValueError(f"{where}: {device_id} ({driver.driver}) reports no {step.wait.state!r}; "
+                                         f"it reports {', '.join(sorted(keys))}")
+        return self
 
     @field_validator("devices")
     @classmethod
@@ -88,7 +122,7 @@ class RoomConfig(_Model):
 class TokenConfig(_Model):
     name: str = Field(description="Who holds it, for the event log")
     token: SecretStr = Field(min_length=16, description="Bearer token, at least 16 characters")
-    role: str = Field("technician", pattern=r"^(kiosk|tablet|technician|admin)$")
+    role: str = Field("technician", pattern=r"^(kiosk|staff|tablet|technician|admin)$")  # staff: the sign-in desk's staff page
 
 
 class ApiConfig(_Model):
@@ -111,19 +145,55 @@ class ClockConfig(_Model):
     speed: float = Field(1.0, gt=0, le=3600, description="Simulated seconds per real second (demo, tests)")
 
 
+class MqttConfig(_Model):
+    """The site's MQTT broker. Without a host, roomctl runs its own (embedded) on 127.0.0.1."""
+
+    host: str | None = Field(None, description="A broker to use (Mosquitto, a cluster); none: the embedded one")
+    port: int | None = Field(None, ge=1, le=65535, description="Default 1883, or 8883 with tls")
+    username: str | None = Field(None, min_length=1)
+    password: SecretStr | None = None
+    tls: bool = Field(False, description="Connect with TLS (verify the broker's certificate)")
+    ca_file: str | None = Field(None, description="CA certificate (PEM) that signed the broker's; none: the system's")
+    client_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,23}$", description="Default: roomctl-<site>")
+    embedded_port: int = Field(0, ge=0, le=65535, description="The embedded broker's port; 0: a free one")
+    embedded: bool = Field(False, description="Start the embedded broker even when no device needs MQTT")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "MqttConfig":
+        if self.host is None and (self.port or self.username or self.password or self.tls or self.ca_file):
+            raise ValueError("port, username, password, tls and ca_file are for a broker named by host")
+        if self.password is not None and self.username is None:
+            raise ValueError("a password needs a username")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file is for tls: true")
+        return self
+
+    @property
+    def external(self) -> bool:
+        return self.host is not None
+
+
 class SiteConfig(_Model):
     site: str = Field(pattern=ID_PATTERN, description="Site id, used in MQTT topics")
     name: str | None = None
     api: ApiConfig = Field(default_factory=ApiConfig)
     store: str = Field("roomctl.sqlite3", description="SQLite file for the event log; relative to the config file")
     clock: ClockConfig = Field(default_factory=ClockConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
     rooms: list[RoomConfig] = Field(min_length=1)
+    kiosk: KioskConfig | None = Field(None, description="This machine is a check-in desk (签到台)")
 
     @field_validator("rooms")
     @classmethod
     def _unique_rooms(cls, rooms: list[RoomConfig]) -> list[RoomConfig]:
         _no_duplicates([r.id for r in rooms], "room id")
         return rooms
+
+    def uses_mqtt(self) -> bool:
+        """Some device rides on MQTT, or the config asks for the broker anyway."""
+        return self.mqtt.embedded or self.mqtt.external or any(
+            registry.get(d.driver).transport_spec.kind == "mqtt" for r in self.rooms for d in r.devices
+        ) or (self.kiosk is not None and self.kiosk.sync)  # kiosks replicate check-ins over the broker
 
     def room(self, room_id: str) -> RoomConfig:
         for room in self.rooms:
@@ -176,10 +246,25 @@ def load_config(path: str | Path) -> SiteConfig:
     return config
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """YAML with 1.2's booleans: only true/false. Under YAML 1.1 `on`, `off`, `yes` and `no`
+    are booleans too, so `{type: power, on: true}` would lose its `on` key and a scene's
+    `equals: on` would compare with True."""
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def parse_config(text: str, *, source: str = "<config>") -> SiteConfig:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=ConfigLoader)
+        data = yaml.load(text, Loader=ConfigLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -214,6 +299,8 @@ def parse_config(text: str, *, source: str = "<config>") -> SiteConfig:
 def _place(loc: tuple) -> str:
     place = ""
     for part in loc:
+        if isinstance(part, str) and part.endswith("Step") and part[:1].isupper():
+            continue  # the scene step kind pydantic names in its path: the place says enough
         if isinstance(part, int):
             place += f"[{part}]"
         elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):

@@ -10,11 +10,13 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
-EventKind = Literal["state", "status", "command", "error", "system"]
+# state, status, command, error, system, scene, playbook_requested, alert...: the bus is
+# open to new kinds of event; subscribers pick the kinds they know.
+EventKind = str
 
 
 class Event(BaseModel):

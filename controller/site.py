@@ -15,18 +15,28 @@ from drivers.capabilities import Command
 from drivers.device import Device
 from drivers.status import Status
 from drivers.supervisor import Supervisor
+from drivers.transports.mqtt import MqttConnection, MqttTransport
 from drivers.transports.serial import SerialTransport
 from drivers.transports.tcp import TcpTransport
+from drivers.transports.udp import UdpTransport
 
 log = logging.getLogger(__name__)
 
 
-def build_transport(config: DeviceConfig, device_class: type[Device]):
+def build_transport(config: DeviceConfig, device_class: type[Device], *, mqtt: MqttConnection | None = None):
     spec = device_class.transport_spec
+    if spec.kind == "mqtt":
+        if mqtt is None:
+            raise ValueError(f"{config.driver}: an MQTT device needs the site's broker connection")
+        # Every MQTT device shares the site's one connection; a broker that is away makes the
+        # device offline within its own timeout, like any device that does not answer.
+        return MqttTransport(mqtt, connect_timeout=config.timeout)
     if spec.kind == "tcp":
         return TcpTransport(config.host, config.port or spec.default_port)
     if spec.kind == "serial":
         return SerialTransport(config.serial_port, baudrate=config.baudrate or spec.baudrate)
+    if spec.kind == "udp":
+        return UdpTransport(config.host, config.port or spec.default_port)
     raise ValueError(f"{config.driver}: no transport for kind {spec.kind!r} yet")
 
 
@@ -79,7 +89,8 @@ class RoomRuntime:
 
 
 class Site:
-    def __init__(self, config: SiteConfig, *, clock: Clock, bus: EventBus) -> None:
+    def __init__(self, config: SiteConfig, *, clock: Clock, bus: EventBus, mqtt: MqttConnection | None = None) -> None:
+        self.mqtt = mqtt
         self.config = config
         self.clock = clock
         self.bus = bus
@@ -93,7 +104,7 @@ class Site:
     def _build_device(self, room: str, config: DeviceConfig) -> DeviceRuntime:
         device_class = registry.get(config.driver)
         device = device_class(
-            config.id, build_transport(config, device_class), options=config.driver_options(), timeout=config.timeout
+            config.id, build_transport(config, device_class, mqtt=self.mqtt), options=config.driver_options(), timeout=config.timeout
         )
         supervisor = Supervisor(
             device,
@@ -112,6 +123,9 @@ class Site:
     def devices(self):
         for room in self.rooms.values():
             yield from room.devices.values()
+
+    def scene_configs(self, room_id: str):
+        return self.config.room(room_id).scenes
 
     def device(self, room_id: str, device_id: str) -> DeviceRuntime:
         return self.rooms[room_id].devices[device_id]

@@ -26,6 +26,14 @@ CREATE TABLE IF NOT EXISTS events (
     data     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_room ON events(room, device, seq);
+CREATE TABLE IF NOT EXISTS selftests (
+    id       TEXT PRIMARY KEY,
+    room     TEXT NOT NULL,
+    started  TEXT NOT NULL,
+    ready    INTEGER NOT NULL,
+    report   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS selftests_room ON selftests(room, started);
 """
 
 
@@ -65,6 +73,13 @@ class Store:
         with self._db:
             self._db.executemany("INSERT INTO events(at, kind, room, device, actor, data) VALUES (?,?,?,?,?,?)", rows)
 
+    async def save_selftest(self, report: dict[str, Any]) -> None:
+        """Committed before anyone is told the result."""
+        await self._run(_save_selftest, self._db, report)
+
+    async def selftests(self, *, room: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        return await self._run(_selftests, self._db, room, limit)
+
     async def events(self, *, room: str | None = None, device: str | None = None, kinds: list[str] | None = None,
                      limit: int = 100) -> list[dict[str, Any]]:
         return await self._run(self._select, room, device, kinds, limit)
@@ -84,6 +99,22 @@ class Store:
         args.append(limit)
         rows = self._db.execute(sql, args).fetchall()
         return [dict(seq=r[0], at=r[1], kind=r[2], room=r[3], device=r[4], actor=r[5], data=json.loads(r[6])) for r in rows]
+
+
+def _save_selftest(db: sqlite3.Connection, report: dict[str, Any]) -> None:
+    with db:
+        db.execute("INSERT INTO selftests(id, room, started, ready, report) VALUES (?,?,?,?,?)",
+                   (report["id"], report["room"], report["started_at"], int(report["ready"]), json.dumps(report)))
+
+
+def _selftests(db: sqlite3.Connection, room: str | None, limit: int) -> list[dict[str, Any]]:
+    sql, args = "SELECT report FROM selftests", []
+    if room is not None:
+        sql += " WHERE room = ?"
+        args.append(room)
+    sql += " ORDER BY started DESC LIMIT ?"
+    args.append(limit)
+    return [json.loads(row[0]) for row in db.execute(sql, args)]
 
 
 class EventRecorder:

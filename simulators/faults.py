@@ -20,6 +20,15 @@ class Fault(StrEnum):
     OVER_TEMPERATURE = "over_temperature"
     FILTER = "filter"
     FAN = "fan"
+    # audio device faults: wireless receivers
+    TRANSMITTER_OFF = "transmitter_off"  # the mic on a channel is switched off (param channel, 0 = all)
+    BATTERY_FLAT = "battery_flat"        # the transmitter's battery is empty
+    RF_LOSS = "rf_loss"                  # out of range / antenna cable off: no RF, no audio
+    INTERFERENCE = "interference"        # the receiver detects RF interference on the channel
+    # audio device faults: mixers
+    CLIPPING = "clipping"                # an input driven too hot (param channel, 0 = every wired input)
+    PACKET_LOSS = "packet_loss"          # UDP: drops datagrams both ways (param loss, 0-1; default 0.5)
+    XREMOTE_EXPIRED = "xremote_expired"  # the mixer forgets /xremote and /meters subscribers at once
 
 
 LINK_FAULTS = frozenset({Fault.NO_REPLY, Fault.SLOW_REPLY, Fault.GARBLED, Fault.PARTIAL, Fault.DISCONNECT, Fault.REBOOT})
@@ -27,6 +36,8 @@ LINK_FAULTS = frozenset({Fault.NO_REPLY, Fault.SLOW_REPLY, Fault.GARBLED, Fault.
 DEFAULT_PARAMS = {
     "delay": 3.0,        # SLOW_REPLY: longer than any sensible driver timeout
     "reboot_time": 1.0,  # REBOOT: how long the device is gone
+    "channel": 0,        # audio faults: which channel (0 = all)
+    "loss": 0.5,         # PACKET_LOSS: the share of datagrams lost
 }
 
 

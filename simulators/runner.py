@@ -78,6 +78,9 @@ def apply_control_line(sim: Simulator, line: str) -> str:
             faults = [word for word in rest if "=" not in word]
             sim.clear_faults(faults[0] if faults else None, **targets)
             return "cleared " + (rest[0] if rest else "all")
+        own = getattr(sim, "control", None)  # a simulator's own verbs: the scanner's `scan CODE`
+        if own is not None and (reply := own(verb, rest)) is not None:
+            return reply
     except ValueError as exc:
         return f"error: {exc} (faults: {', '.join(f.value for f in Fault)})"
     return "error: commands are `inject FAULT [key=value...]` and `clear [FAULT]`"

@@ -1,0 +1,26 @@
+"""A room's self-test settings: thresholds with sensible defaults, and checks to skip."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    power_on_within: float = Field(90.0, gt=0, le=600, description="Seconds a device may take to power on (projector warm-up)")
+    reconnect_wait: float = Field(5.0, gt=0, le=120, description="Seconds to let an offline device reconnect before failing it")
+    lamp_rated_hours: int = Field(3000, gt=0, description="Lamp life the manufacturer rates")
+    filter_rated_hours: int = Field(2000, gt=0, description="Hours between filter cleanings")
+    wear_warning_share: float = Field(0.9, gt=0, le=1, description="Warn at this share of rated life")
+    battery_margin_minutes: float = Field(30.0, ge=0, description="Battery must outlast the meeting by this much")
+    speak_within: float = Field(15.0, gt=0, le=120, description="Seconds for the speak test to hear a mic")
+    check_timeout: float = Field(120.0, gt=0, le=900, description="The longest any one check may take")
+
+
+class SelfTestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    skip: list[str] = Field(default_factory=list, description="Check ids not to run in this room")
+    meeting_minutes: float = Field(120.0, gt=0, le=24 * 60, description="Meeting length when no booking says")

@@ -1,0 +1,1 @@
+"""Climate: Zigbee2MQTT thermostats on MQTT, Modbus RTU air-conditioning gateways on RS-485."""

@@ -1,0 +1,1 @@
+"""Lights and relays: Zigbee2MQTT lights, Tasmota relays and dimmers, all on MQTT."""

@@ -1,0 +1,146 @@
+"""Desks sharing check-ins over a real broker: replication, a partition and its healing,
+and messages that are altered, replayed or garbage. Both legs: roomctl's embedded broker
+(stopped and restarted: every desk cut off) and the machine's Mosquitto (one desk cut off)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from desks import HandClock, make_desk, nonce
+from drivers.transports.base import Message
+from drivers.transports.mqtt import BrokerSettings, MqttConnection
+from helpers import wait_until
+from kiosk.admin import export_pack, import_attendees
+from kiosk.checkin import Result
+from kiosk.service import KioskService
+from controller.mqtt_broker import EmbeddedBroker
+from mqtt_legs import MOSQUITTO, broker, mosquitto_unreachable, unique  # noqa: F401  (the fixture)
+
+# Heads go out every second by default; the tests use a shorter beat, so healing shows within a few.
+HEAL = 10.0
+REPLICATED = 5.0
+
+
+def counts(service: KioskService) -> tuple:
+    db = sqlite3.connect(service.store.path)
+    try:
+        return (db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0],
+                db.execute("SELECT COUNT(DISTINCT ref) FROM checkins WHERE direction = 'in'").fetchone()[0],
+                db.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0])
+    finally:
+        db.close()
+
+
+async def start_fleet(tmp_path, host: str, port: int):
+    site = unique("kiosk")
+    first = make_desk(tmp_path, "desk-a", sync=True)
+    export_pack(first.store, first.config, tmp_path / "pack.json")
+    second = make_desk(tmp_path, "desk-b", sync=True, csv_text="id,name\nX1,占位\n", key=False)
+    import_attendees(second.store, second.config, tmp_path / "pack.json")
+    clock = HandClock()
+    services = []
+    for desk in (first, second):
+        service = KioskService(desk.config, site=site, store_path=desk.path, now=clock,
+                               broker=BrokerSettings(host=host, port=port))
+        await service.start()
+        service.replicator.head_interval = 0.2
+        services.append(service)
+    for service in services:
+        await wait_until(lambda s=service: s.replicator.connected and len(s.replicator._routes) == 2,
+                         within=REPLICATED, what="desk subscribed")
+    return first, services[0], services[1], site
+
+
+@pytest.fixture
+async def fleet(tmp_path, broker):  # noqa: F811
+    desk, a, b, site = await start_fleet(tmp_path, broker.host, broker.port)
+    yield desk, a, b, broker, site
+    for service in (a, b):
+        await service.stop()
+
+
+async def test_a_check_in_at_one_desk_is_known_at_the_other(fleet):
+    desk, a, b, _, _ = fleet
+    code = desk.badge("A002")
+    assert (await a.scan(code, nonce=nonce())).result is Result.OK
+    await wait_until(lambda: counts(b)[0] == 1, within=REPLICATED, what="entry replicated to desk-b")
+    again = await b.scan(code, nonce=nonce())
+    assert again.result is Result.ALREADY and again.previous["kiosk"] == "desk-a"
+
+
+@pytest.mark.parametrize("cut", ["broker stopped", "desk cut off"])
+async def test_a_partition_then_healing_flags_one_conflict_and_counts_converge(tmp_path, cut):
+    embedded = None
+    if cut == "broker stopped":  # roomctl's embedded broker, ours to stop: every desk loses it
+        embedded = EmbeddedBroker()
+        await embedded.start()
+        host, port = embedded.host, embedded.port
+    else:  # the machine's Mosquitto stays up; desk-a's network cable is pulled
+        if (reason := mosquitto_unreachable()) is not None:
+            pytest.skip(reason)
+        host, port = MOSQUITTO
+    desk, a, b, _ = await start_fleet(tmp_path, host, port)
+    try:
+        await a.scan(desk.badge("A003"), nonce=nonce())  # before the cut: known to both
+        await wait_until(lambda: counts(b)[0] == 1, within=REPLICATED, what="first entry replicated")
+        if embedded is not None:
+            await embedded.stop()
+            await wait_until(lambda: a.offline and b.offline, within=REPLICATED, what="both desks offline")
+        else:
+            await a.mqtt.stop()
+            await wait_until(lambda: a.offline, within=REPLICATED, what="desk-a offline")
+        code = desk.badge("A004")
+        at_a = await a.scan(code, nonce=nonce())
+        at_b = await b.scan(code, nonce=nonce())
+        assert at_a.result is Result.OK and at_a.offline  # both desks let the person in: neither can know
+        assert at_b.result is Result.OK
+        await a.scan(desk.badge("A002"), nonce=nonce())  # and desk-a goes on signing people in
+        if embedded is not None:
+            await embedded.start()  # same port; the desks reconnect by themselves
+        else:
+            await a.mqtt.start()  # the cable is back
+        await wait_until(lambda: counts(a) == counts(b) == (4, 3, 1), within=HEAL,
+                         what=f"converged with one conflict (a {counts(a)}, b {counts(b)})")
+        for service in (a, b):
+            view = await service.staff_view()
+            (conflict,) = view["conflicts"]
+            assert conflict["name"] == "Zhang Wei"
+            assert {conflict["first"]["kiosk"], conflict["second"]["kiosk"]} == {"desk-a", "desk-b"}
+            assert view["counts"][0]["signed_in"] == 3  # counted once, never twice
+    finally:
+        for service in (a, b):
+            await service.stop()
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def test_altered_replayed_and_garbage_messages_change_nothing(fleet):
+    desk, a, b, leg, site = fleet
+    seen: list[Message] = []
+    spy = MqttConnection(BrokerSettings(host=leg.host, port=leg.port, client_id=unique("spy")))
+    await spy.start()
+    await spy.wait_connected(REPLICATED)
+    await spy.subscribe(f"roomctl/{site}/kiosks/desk-a/checkins", seen.append)
+    try:
+        await a.scan(desk.badge("A002"), nonce=nonce())
+        await wait_until(lambda: any(b'"entries"' in m.payload for m in seen), within=REPLICATED, what="a message")
+        await wait_until(lambda: counts(b)[0] == 1, within=REPLICATED, what="replicated")
+        genuine = next(m for m in seen if b'"entries"' in m.payload)
+        body = json.loads(genuine.payload)
+        assert "李娜" not in genuine.payload.decode() and "A002" not in genuine.payload.decode()  # references only
+        topic = genuine.topic
+        altered = dict(body, entries=[[2] + body["entries"][0][1:]])  # a second entry, made up
+        spy.publish_nowait(topic, json.dumps(altered).encode())
+        resigned = dict(body, site="elsewhere")
+        spy.publish_nowait(topic, json.dumps(resigned).encode())
+        spy.publish_nowait(topic, b"\x00" * 2000)
+        spy.publish_nowait(f"roomctl/{site}/kiosks/desk-b/checkins", genuine.payload)  # desk-a's message as desk-b's
+        spy.publish_nowait(topic, genuine.payload)  # a replay
+        await wait_until(lambda: b.replicator.stats.rejected >= 4, within=REPLICATED, what="four rejections")
+        assert counts(b) == (1, 1, 0)
+        assert b.replicator.stats.last_rejection
+    finally:
+        await spy.stop()
