@@ -167,7 +167,7 @@ def render_text(report: SelfTestReport, lang: str = "en") -> str:
     widths = [max([len(h)] + [_width(row[i]) for row in rows]) for i, h in
               enumerate((words["device"], words["check"], words["result"], words["measured"]))]
     header = (words["device"], words["check"], words["result"], words["measured"])
-    lines.append("  ".join(_pad(h, w) for h, w in zip(header, widths)))
+    lines.append("  ".join(_pad(h, w) for h, w in zip(header, widths)).rstrip())
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(_pad(c, w) for c, w in zip(row, widths)).rstrip() for row in rows]
     for result in report.results:
