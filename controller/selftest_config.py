@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Thresholds(BaseModel):
@@ -16,6 +16,15 @@ class Thresholds(BaseModel):
     battery_margin_minutes: float = Field(30.0, ge=0, description="Battery must outlast the meeting by this much")
     speak_within: float = Field(15.0, gt=0, le=120, description="Seconds for the speak test to hear a mic")
     check_timeout: float = Field(120.0, gt=0, le=900, description="The longest any one check may take")
+    comfort_band: tuple[float, float] = Field((22.0, 24.0), description="Room temperature band at T-30, °C")
+    climate_rate_c_per_minute: float = Field(0.15, gt=0, le=5, description="How fast the unit moves the room, °C/min")
+    climate_lead_minutes: float = Field(30.0, ge=0, le=600, description="Minutes from the self-test (T-60) to T-30")
+
+    @model_validator(mode="after")
+    def _band_in_order(self) -> "Thresholds":
+        if self.comfort_band[0] >= self.comfort_band[1]:
+            raise ValueError("comfort_band is [low, high] with low < high")
+        return self
 
 
 class SelfTestConfig(BaseModel):
