@@ -227,6 +227,33 @@ class TcpLineSimulator(StreamSimulator):
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
+    # A pulled cable refuses connections: while DISCONNECT is on, nothing listens at all
+    # (an accept-then-close would still look like a live port to a TCP reachability check).
+
+    def on_fault(self, fault: Fault) -> None:
+        super().on_fault(fault)
+        if fault is Fault.DISCONNECT and self._server is not None:
+            self._server.close()
+
+    def clear_faults(self, fault: Fault | str | None = None, **targets: Any) -> None:
+        unplugged = Fault.DISCONNECT in self.faults
+        super().clear_faults(fault, **targets) if targets else super().clear_faults(fault)
+        if unplugged and Fault.DISCONNECT not in self.faults:
+            self._relisten = asyncio.ensure_future(self._listen_again())
+
+    async def listening(self) -> None:
+        """Return once the simulator accepts connections again (after a cleared DISCONNECT)."""
+        relisten = getattr(self, "_relisten", None)
+        if relisten is not None:
+            await asyncio.shield(relisten)
+
+    async def _listen_again(self) -> None:
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        # SO_REUSEADDR (asyncio's default) lets the same port be bound again at once.
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()

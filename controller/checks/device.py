@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from controller.checks.base import CheckContext, Outcome, Verdict, check, text
-from drivers.capabilities import HasPower, Power, SetPower
+from drivers.capabilities import HasHealth, HasPower, Power, SetPower
 from drivers.errors import DeviceError
 from drivers.status import Status
 
@@ -76,3 +76,16 @@ async def power_on(ctx: CheckContext) -> Outcome:
                    advice=text("Look for a lamp or temperature error on the device; let it cool and try again.",
                                "检查灯泡或温度报警；冷却后再试。"),
                    tried=tried, playbook="device-offline")
+
+
+@check("service_healthy", capability=HasHealth, order=20, title=text("Service answers", "服务可用"))
+async def service_healthy(ctx: CheckContext) -> Outcome:
+    health = ctx.device.state.get("health")
+    if health is not None and health.ok and ctx.runtime.supervisor.status is Status.ONLINE:
+        return Outcome(Verdict.PASS, measured=f"{health.detail}, {health.latency_ms:g} ms")
+    return Outcome(Verdict.FAIL, measured=health.detail if health else None,
+                   problem=text(f"{ctx.label} is not healthy: {health.detail if health else 'no answer'}",
+                                f"{ctx.label} 服务异常：{health.detail if health else '无响应'}"),
+                   advice=text("Restart the terminal or server; check its network link; call its administrator.",
+                               "重启终端或服务器，检查网络连接，联系其管理员。"),
+                   playbook="device-offline")

@@ -85,3 +85,7 @@ __all__ += [
     "HasSetpoint", "HasTemperature", "HvacAction", "HvacMode", "SetBrightness", "SetColorTemperature",
     "SetFanSpeed", "SetHvacMode", "SetSetpoint", "SetpointRange",
 ]
+
+from drivers.capabilities.health import Health, HasHealth  # noqa: E402
+
+__all__ += ["Health", "HasHealth"]

@@ -1,0 +1,1 @@
+"""Network devices judged by reachability: video conference terminals, servers."""
