@@ -3,7 +3,8 @@
 Each client sets channel 1's fader and reads it back, on one X-Air simulator running
 as its own process (`roomctl sim xair`). A round is one set datagram (no answer) and
 one query answered by the mixer. Reported: time per round for each client and
-roomctl's ratio to the floor. Goal: roomctl within 1.2× of the floor. xair-api's
+roomctl's ratio to the floor. Goal: roomctl within 1.2× of the floor. Beside it, the
+same bare loop on an asyncio endpoint: the share of the gap any event-loop client pays. xair-api's
 rate is reported beside them: its query waits a fixed delay (20 ms by default) for
 the answer instead of waiting for the answer itself, which bounds it, not the mixer.
 """
@@ -48,6 +49,37 @@ def floor(host: str, port: int) -> float:
     return time.perf_counter() - start
 
 
+async def asyncio_floor(host: str, port: int) -> float:
+    """The same loop on an asyncio datagram endpoint: what any event-loop client pays."""
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    loop = asyncio.get_running_loop()
+    address = "/ch/01/mix/fader"
+
+    class Replies(asyncio.DatagramProtocol):
+        waiter: asyncio.Future | None = None
+
+        def datagram_received(self, data, addr) -> None:
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_result(data)
+
+    transport, replies = await loop.create_datagram_endpoint(Replies, remote_addr=(host, port))
+    try:
+        start = time.perf_counter()
+        for i in range(ROUNDS):
+            builder = OscMessageBuilder(address=address)
+            builder.add_arg(POSITIONS[i % 2], "f")
+            transport.sendto(builder.build().dgram)
+            replies.waiter = loop.create_future()
+            transport.sendto(OscMessageBuilder(address=address).build().dgram)
+            reply = OscMessage(await asyncio.wait_for(replies.waiter, 2.0))
+            assert reply.address == address
+        return time.perf_counter() - start
+    finally:
+        transport.close()
+
+
 async def roomctl_client(host: str, port: int) -> float:
     from drivers.audio.mixer import MixerOptions, XAirMixer, fader_db
     from drivers.transports.udp import UdpTransport
@@ -83,6 +115,7 @@ def _measure(address: str) -> dict:
     port = int(port)
     clients = {
         "floor_python_osc": lambda: floor(host, port),
+        "python_osc_asyncio": lambda: asyncio.run(asyncio_floor(host, port)),
         "roomctl": lambda: asyncio.run(roomctl_client(host, port)),
     }
     times: dict[str, list[float]] = {name: [] for name in clients}
@@ -98,6 +131,7 @@ def _measure(address: str) -> dict:
         "per_round_trip_us": {name: round(value * 1e6, 1) for name, value in per_round.items()},
         "round_trips_per_s": {name: round(1 / value) for name, value in per_round.items()},
         "roomctl_vs_floor": round(ratio, 2),
+        "roomctl_vs_python_osc_asyncio": round(per_round["roomctl"] / per_round["python_osc_asyncio"], 2),
         "xair_api_vs_floor": round(per_round["xair_api"] / per_round["floor_python_osc"], 1),
         "goal": "roomctl_vs_floor <= 1.2",
         "met": ratio <= 1.2,

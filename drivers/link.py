@@ -114,14 +114,15 @@ class Link:
         ``parse(frame)`` returns the typed answer, returns None for a frame that is not
         this request's answer (skipped), or raises a DeviceError the request then raises.
         """
-        async with self._lock:
+        await self._lock.acquire()  # one outstanding request per connection
+        try:
             if self.pacing:
                 await self._pace()
             self._unclaimed.clear()
-            try:
-                return await self._exchange(data, timeout, parse, what)
-            finally:
-                self._last_exchange = time.monotonic()
+            return await self._exchange(data, timeout, parse, what)
+        finally:
+            self._last_exchange = time.monotonic()
+            self._lock.release()
 
     async def send(self, data: bytes) -> None:
         """Send without waiting for an answer (the device sends none)."""

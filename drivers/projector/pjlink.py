@@ -12,6 +12,7 @@ import hashlib
 import re
 import socket
 from dataclasses import dataclass
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -279,26 +280,28 @@ class PjlinkProjector(Device, HasPower, HasInputs, HasAVMute, HasFreeze, HasLamp
 
     # --- requests -------------------------------------------------------------------
 
-    async def _request(self, request: Request) -> Reply:
+    def _request(self, request: Request, *, value_only: bool = False) -> Awaitable[Reply | str]:
+        """The answer to one request (its value alone with ``value_only``): ERR3 raises DeviceBusy."""
         if self._digest:  # owed in front of the connection's first command only
             wire, self._digest = encode(request, digest=self._digest), ""
         else:
             wire = _encoded(request)
+        body = request.body
 
-        def answer(frame: bytes) -> Reply | None:
+        def answer(frame: bytes) -> Reply | str | None:
             reply = parse_reply(frame)
-            if reply.body != request.body:
+            if reply.body != body:
                 return None  # a late answer to an earlier request
             if (error := reply.error) is not None:
                 if error == "ERR3":
-                    raise DeviceBusy(request.body, error)
-                raise DeviceRejected(request.body, error)
-            return reply
+                    raise DeviceBusy(body, error)
+                raise DeviceRejected(body, error)
+            return reply.value if value_only else reply
 
-        return await self.link.request(wire, timeout=self.timeout, parse=answer, what=request.body)
+        return self.link.request(wire, timeout=self.timeout, parse=answer, what=body)
 
-    async def _query(self, body: str, *, pjlink_class: int = 1) -> str:
-        return (await self._request(_query_request(body, pjlink_class))).value
+    def _query(self, body: str, *, pjlink_class: int = 1) -> Awaitable[str]:
+        return self._request(_query_request(body, pjlink_class), value_only=True)
 
     async def _query_or_none(self, body: str, *, pjlink_class: int = 1) -> str | None:
         """A query the projector may refuse for now (ERR3 in standby, say)."""
