@@ -40,7 +40,8 @@ ERROR_STATUS: list[tuple[type[DeviceError], int]] = [
 
 
 # What the live WebSocket forwards: device changes and the progress of routines.
-LIVE_KINDS = frozenset({"state", "status", "scene", "selftest", "alert"})
+LIVE_KINDS = frozenset({"state", "status", "scene", "selftest", "alert",
+                        "playbook", "prompt", "monitoring", "post_meeting", "schedule"})  # the routines' progress
 
 
 class ErrorBody(BaseModel):
@@ -206,6 +207,19 @@ def create_app(controller) -> FastAPI:
         from kiosk.web import kiosk_router
 
         app.include_router(kiosk_router(controller.kiosk, controller.config.api.tokens))
+
+    if getattr(controller, "scheduler", None) is not None:  # the day's timeline (controller/schedule_api.py)
+        from controller.schedule_api import schedule_router
+
+        app.include_router(schedule_router(controller))
+    if getattr(controller, "archive", None) is not None:  # the equipment archive (controller/archive_api.py)
+        from controller.archive_api import archive_router
+
+        app.include_router(archive_router(controller, caller))
+    if getattr(controller, "playbooks", None) is not None:  # playbooks, prompts, alerts, monitoring, post-meeting
+        from controller.routines_api import routines_router
+
+        app.include_router(routines_router(controller, caller))
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):

@@ -11,11 +11,15 @@ import time
 import uvicorn
 
 from controller.api import create_app
+from controller import routines
+from controller.archive import Archive
+from controller.bookings import Schedule
 from controller.clock import Clock
 from controller.config import SiteConfig
 from controller.events import EventBus
 from controller.mqtt_broker import EmbeddedBroker
 from controller.scenes import SceneEngine
+from controller.schedule import Scheduler, scene_handler
 from controller.selftest import SelfTest
 from controller.simulation import start_simulators
 from controller.site import Site
@@ -47,7 +51,8 @@ def broker_settings(config: SiteConfig, embedded: EmbeddedBroker | None) -> Brok
 
 
 class Controller:
-    def __init__(self, config: SiteConfig, *, with_simulators: bool = True, serve_api: bool = True) -> None:
+    def __init__(self, config: SiteConfig, *, with_simulators: bool = True, serve_api: bool = True,
+                 run_schedule: bool | None = None) -> None:
         self.config = config
         self.clock = Clock(config.clock.speed)
         self.bus = EventBus(self.clock)
@@ -55,6 +60,7 @@ class Controller:
         self.with_simulators = with_simulators
         self.serve_api = serve_api
         self.simulators = []
+        self.placed_simulators: dict = {}  # "room/device" -> its in-process simulator
         self.broker: EmbeddedBroker | None = None  # when the config names no broker of its own
         self.mqtt: MqttConnection | None = None  # the one connection every MQTT device shares
         self.site: Site | None = None
@@ -64,6 +70,12 @@ class Controller:
         self._server_task: asyncio.Task | None = None
         self.url: str | None = None
         self.kiosk = None  # a KioskService when this machine is a check-in desk (config kiosk:)
+        # The day's timeline; routines register their actions on it (controller/schedule.py). It runs
+        # with the API by default: a one-shot command (`roomctl selftest --config`) runs no timeline.
+        self.schedule = Schedule.from_config(config)
+        self.scheduler = Scheduler(self.schedule, config.schedule, clock=self.clock, bus=self.bus)
+        self.run_schedule = serve_api if run_schedule is None else run_schedule
+        self.archive: Archive | None = None  # the equipment archive (设备档案)
 
     async def start(self) -> None:
         await self.store.open()
@@ -73,15 +85,24 @@ class Controller:
         if config.uses_mqtt():
             await self._start_mqtt()
         if self.with_simulators and any(d.simulate for r in config.rooms for d in r.devices):
-            config, self.simulators = await start_simulators(config, self.clock, broker=self.broker_endpoint())
+            config, self.simulators = await start_simulators(config, self.clock, broker=self.broker_endpoint(),
+                                                             placed=self.placed_simulators)
         self.site = Site(config, clock=self.clock, bus=self.bus, mqtt=self.mqtt)
         self.scenes = SceneEngine(self.site, self.bus)
         self.selftest = SelfTest(self)
+        self.scheduler.register(f"scene:{config.schedule.ready_scene}", scene_handler(self.scenes))
+        await routines.attach(self)  # playbooks, monitoring, post-meeting; registers their schedule actions
+        self.archive = Archive(config, self.store, site=self.site, bus=self.bus, clock=self.clock,
+                               zone=self.schedule.zone)
+        await self.archive.open()
+        self.archive.start()  # before the devices start: their identity is read as they connect
         if config.kiosk is not None:
             await self._start_kiosk()
         if self.serve_api:
             await self._start_api()
         await self.site.start()
+        if self.run_schedule:
+            self.scheduler.start()
 
     async def _start_kiosk(self) -> None:
         from pathlib import Path
@@ -136,6 +157,8 @@ class Controller:
         self.url = f"http://{host}:{port}"
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
+        await routines.detach(self)
         if self._server is not None:
             self._server.should_exit = True
             if self._server_task is not None:
@@ -153,6 +176,8 @@ class Controller:
                 await self.mqtt.stop()
         if self.broker is not None:
             await self.broker.stop()
+        if self.archive is not None:
+            await self.archive.stop()
         if self._recorder is not None:
             await self._recorder.stop()
         await self.store.close()

@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_selftest_command(commands)
 
+    from controller.archive_cli import add_archive_commands  # `roomctl archive list|show|export|add-maintenance`
+    from controller.schedule_cli import add_schedule_command  # `roomctl schedule`: the day's timeline
+
+    add_schedule_command(commands)
+    add_archive_commands(commands)
+
+    from controller.routines_cli import add_routine_commands  # `roomctl playbook|post-meeting|monitor ...`
+
+    add_routine_commands(commands)
+
     config = commands.add_parser("config", help="check a config or print its schema")
     config_commands = config.add_subparsers(metavar="ACTION")
     check = config_commands.add_parser("check", help="report every error with its place; exit 2 if any")

@@ -10,12 +10,17 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from controller.schedule_config import BookingConfig, ScheduleConfig
+from controller.audio_config import AudioConfig
+from controller.monitoring_config import MonitoringConfig, PostMeetingConfig, check_post_meeting
+from controller.playbook_config import PlaybooksConfig, check_playbooks
 from controller.selftest_config import SelfTestConfig
 from controller.scene_config import CommandStep, DelayStep, SceneConfig, WaitStep, leaf_steps
 from drivers import registry
@@ -46,6 +51,9 @@ class DeviceConfig(_Model):
     simulator: dict[str, Any] = Field(
         default_factory=dict, description="With simulate: true, the simulator's options (warmup, cooldown...)"
     )
+    # The equipment archive's (设备档案) entries the device cannot tell about itself.
+    function: str | None = Field(None, max_length=200, description="What it is for: 'Main screen projector'")
+    installed: date | None = Field(None, description="Installation date, YYYY-MM-DD")
 
     @field_validator("driver")
     @classmethod
@@ -88,6 +96,52 @@ class RoomConfig(_Model):
         default_factory=dict, description="Scenes by id: presentation, video-call, break, shutdown..."
     )
     selftest: SelfTestConfig = Field(default_factory=SelfTestConfig, description="Self-test thresholds")
+    audio: AudioConfig = Field(default_factory=AudioConfig, description="Mics, their mixer inputs, spares")
+
+    @model_validator(mode="after")
+    def _audio_fits_devices(self) -> "RoomConfig":
+        from drivers.capabilities.audio import HasFaders, HasPhantom, HasScenes, HasWirelessChannels
+
+        devices = {d.id: registry.get(d.driver) for d in self.devices}
+
+        def need(device_id: str | None, capability, where: str) -> None:
+            if device_id is None:
+                return
+            if device_id not in devices:
+                raise ValueError(f"{where}: no device {device_id!r} in room {self.id}")
+            if not issubclass(devices[device_id], capability):
+                raise ValueError(f"{where}: {device_id} ({devices[device_id].driver}) has no {capability.name} capability")
+
+        seen = set()
+        for i, mic in enumerate(self.audio.mics):
+            need(mic.receiver, HasWirelessChannels, f"audio.mics[{i}].receiver")
+            need(mic.mixer, HasFaders, f"audio.mics[{i}].mixer")
+            if (mic.receiver, mic.channel) in seen:
+                raise ValueError(f"audio.mics[{i}]: {mic.receiver} channel {mic.channel} is listed twice")
+            seen.add((mic.receiver, mic.channel))
+        if self.audio.baseline_scene is not None:
+            if self.audio.mixer is None:
+                raise ValueError("audio.baseline_scene needs audio.mixer")
+            need(self.audio.mixer, HasScenes, "audio.mixer")
+        if self.audio.phantom:
+            if self.audio.mixer is None:
+                raise ValueError("audio.phantom needs audio.mixer")
+            need(self.audio.mixer, HasPhantom, "audio.mixer")
+        return self
+    bookings: list[BookingConfig] = Field(default_factory=list, description="Meetings booked in this room")
+    ics: list[str] = Field(default_factory=list, description="iCalendar files of bookings; relative to the config file")
+    # The technician's routines during and after the meeting (controller/playbooks.py, monitoring.py, post_meeting.py).
+    playbooks: PlaybooksConfig = Field(default_factory=PlaybooksConfig, description="Fault playbooks (预案) and escalation")
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="What the meeting's patrol watches")
+    post_meeting: PostMeetingConfig = Field(default_factory=PostMeetingConfig, description="After the meeting")
+
+    @model_validator(mode="after")
+    def _routines_fit_devices(self) -> "RoomConfig":
+        """A playbook or baseline that names a missing device, capability or scene is an error with its place."""
+        devices = {d.id: registry.get(d.driver) for d in self.devices}
+        check_playbooks(self, devices)
+        check_post_meeting(self, devices)
+        return self
 
     @model_validator(mode="after")
     def _scenes_fit_devices(self) -> "RoomConfig":
@@ -182,6 +236,7 @@ class SiteConfig(_Model):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     rooms: list[RoomConfig] = Field(min_length=1)
     kiosk: KioskConfig | None = Field(None, description="This machine is a check-in desk (签到台)")
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Timezone and the routine's offsets")
 
     @field_validator("rooms")
     @classmethod
@@ -240,7 +295,7 @@ def load_config(path: str | Path) -> SiteConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [ConfigProblem("", f"cannot read: {exc}", None)]) from None
-    config = parse_config(text, source=str(path))
+    config = parse_config(text, source=str(path), base_dir=path.parent)
     if not Path(config.store).is_absolute() and config.store != ":memory:":
         config = config.model_copy(update={"store": str(path.parent / config.store)})
     return config
@@ -261,7 +316,7 @@ ConfigLoader.add_implicit_resolver(
 )
 
 
-def parse_config(text: str, *, source: str = "<config>") -> SiteConfig:
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> SiteConfig:
     try:
         node = yaml.compose(text, Loader=ConfigLoader)
         data = yaml.load(text, Loader=ConfigLoader)
@@ -293,7 +348,10 @@ def parse_config(text: str, *, source: str = "<config>") -> SiteConfig:
     if errors:
         problems = [ConfigProblem(_place(loc), _message(error), _nearest_line(lines, loc)) for loc, error in errors]
         raise ConfigError(source, problems)
-    return config
+    # Bookings need the whole site (its timezone) and the ICS files beside the config: checked last.
+    from controller.bookings import check_bookings
+
+    return check_bookings(config, source=source, base_dir=base_dir, line_of=lambda loc: _nearest_line(lines, loc))
 
 
 def _place(loc: tuple) -> str:

@@ -21,11 +21,13 @@ from pydantic import BaseModel
 from controller.checks import CHECKS, CheckContext, Outcome, Verdict, text
 
 EXIT_READY, EXIT_NOT_READY, EXIT_CONFIG, EXIT_COULD_NOT_RUN = 0, 1, 2, 3
+SEVERITY = [Verdict.PASS, Verdict.NOT_DONE, Verdict.WARN, Verdict.FAIL]
 
 
 class CheckResult(BaseModel):
     device: str
     device_name: str
+    subject: str | None = None  # "Mic 2 — Chair" when a check judges part of a device
     check: str
     title: dict[str, str]
     verdict: Verdict
@@ -82,6 +84,12 @@ class SelfTest:
     async def run(self, room_id: str, *, meeting_minutes: float | None = None, attended: bool = False,
                   prompt: Prompt | None = None, actor: str = "selftest") -> SelfTestReport:
         site, bus = self.controller.site, self.controller.bus
+        placed = getattr(self.controller, "placed_simulators", None)
+        if prompt is None and placed:
+            # The demo venue: its simulated technician talks into simulated mics only.
+            from controller.simulation import simulated_technician
+
+            prompt, attended = simulated_technician(placed), True
         room = site.rooms[room_id]
         settings = site.config.room(room_id).selftest
         minutes = meeting_minutes if meeting_minutes is not None else settings.meeting_minutes
@@ -90,7 +98,7 @@ class SelfTest:
         bus.publish("selftest", room=room_id, data={"id": report_id, "event": "started",
                                                     "planned": len(self.plan(room_id))}, actor=actor)
 
-        async def nobody_answers(message: dict[str, str]) -> bool:
+        async def nobody_answers(request) -> bool:
             return False
 
         async def check_device(runtime) -> list[CheckResult]:
@@ -98,6 +106,7 @@ class SelfTest:
                 room=room_id, device_id=runtime.id, runtime=runtime, thresholds=settings.thresholds,
                 meeting_minutes=minutes, attended=attended, prompt=prompt or nobody_answers,
                 execute=lambda command: site.execute(room_id, runtime.id, command, actor=actor),
+                room_config=site.config.room(room_id), site=site,
             )
             results = []
             for check in CHECKS:
@@ -105,11 +114,11 @@ class SelfTest:
                     continue
                 if check.capability is not None and not isinstance(runtime.device, check.capability):
                     continue
-                result = await self._run_check(check, ctx)
-                results.append(result)
+                judged = await self._run_check(check, ctx)
+                results.extend(judged)
+                worst = max((r.verdict for r in judged), key=SEVERITY.index, default=Verdict.PASS)
                 bus.publish("selftest", room=room_id, device=runtime.id, actor=actor,
-                            data={"id": report_id, "event": "check", "check": check.id,
-                                  "verdict": result.verdict.value})
+                            data={"id": report_id, "event": "check", "check": check.id, "verdict": worst.value})
             return results
 
         per_device = await asyncio.gather(*(check_device(runtime) for runtime in room.devices.values()))
@@ -125,7 +134,7 @@ class SelfTest:
                     data={"id": report_id, "event": "finished", "ready": report.ready, "counts": report.counts()})
         return report
 
-    async def _run_check(self, check, ctx: CheckContext) -> CheckResult:
+    async def _run_check(self, check, ctx: CheckContext) -> list[CheckResult]:
         began = time.monotonic()
         try:
             async with asyncio.timeout(ctx.thresholds.check_timeout):
@@ -137,11 +146,15 @@ class SelfTest:
         except Exception as exc:  # a broken check must show as such, not stop the others
             outcome = Outcome(Verdict.FAIL, problem=text(f"the check failed to run: {exc!r}", f"检查无法执行：{exc!r}"),
                               advice=text("Check the device by hand.", "请人工检查该设备。"))
-        return CheckResult(
-            device=ctx.device_id, device_name=ctx.label, check=check.id, title=check.title,
-            verdict=outcome.verdict, measured=outcome.measured, problem=outcome.problem, advice=outcome.advice,
-            tried=outcome.tried, playbook=outcome.playbook, duration_ms=round((time.monotonic() - began) * 1000, 1),
-        )
+        duration_ms = round((time.monotonic() - began) * 1000, 1)
+        outcomes = outcome if isinstance(outcome, list) else [outcome]
+        if not outcomes:  # nothing of that kind on this device (no mics configured on it)
+            return []
+        return [CheckResult(
+            device=ctx.device_id, device_name=ctx.label, subject=o.subject, check=check.id, title=check.title,
+            verdict=o.verdict, measured=o.measured, problem=o.problem, advice=o.advice,
+            tried=o.tried, playbook=o.playbook, duration_ms=duration_ms,
+        ) for o in outcomes]
 
 
 # --- reports ---------------------------------------------------------------------------
@@ -163,7 +176,7 @@ def render_text(report: SelfTestReport, lang: str = "en") -> str:
     verdict = words["ready"] if report.ready else words["not_ready"]
     lines = [f"{words['title']} — {words['room']} {report.room_name}: {verdict} "
              f"({words['took']} {report.duration_s:.1f} s)"]
-    rows = [(r.device_name, r.title[lang], words[r.verdict.value], r.measured or "") for r in report.results]
+    rows = [(_who(r), r.title[lang], words[r.verdict.value], r.measured or "") for r in report.results]
     widths = [max([len(h)] + [_width(row[i]) for row in rows]) for i, h in
               enumerate((words["device"], words["check"], words["result"], words["measured"]))]
     header = (words["device"], words["check"], words["result"], words["measured"])
@@ -173,7 +186,7 @@ def render_text(report: SelfTestReport, lang: str = "en") -> str:
     for result in report.results:
         if result.verdict in (Verdict.FAIL, Verdict.WARN) and result.problem:
             lines.append("")
-            lines.append(f"{words[result.verdict.value]}: {result.device_name} — {result.title[lang]}: {result.problem[lang]}")
+            lines.append(f"{words[result.verdict.value]}: {_who(result)} — {result.title[lang]}: {result.problem[lang]}")
             for tried in result.tried:
                 lines.append(f"  {words['tried']}: {tried[lang]}")
             if result.advice:
@@ -196,7 +209,7 @@ def render_html(report: SelfTestReport, lang: str = "en") -> str:
             detail += f"<div class=tried>{e(words['tried'])}: {e(tried[lang])}</div>"
         if r.advice and r.verdict in (Verdict.FAIL, Verdict.WARN):
             detail += f"<div class=advice>{e(words['next'])}: {e(r.advice[lang])}</div>"
-        rows.append(f"<tr class={r.verdict.value}><td>{e(r.device_name)}</td><td>{e(r.title[lang])}</td>"
+        rows.append(f"<tr class={r.verdict.value}><td>{e(_who(r))}</td><td>{e(r.title[lang])}</td>"
                     f"<td class=verdict>{e(words[r.verdict.value])}</td><td>{e(r.measured or '')}</td><td>{detail}</td></tr>")
     verdict = words["ready"] if report.ready else words["not_ready"]
     return f"""<!doctype html>
@@ -217,6 +230,10 @@ tr.pass td.verdict{{color:#1a7f37}} tr.not_done td.verdict{{color:#666}} .advice
 {''.join(rows)}
 </table></body></html>
 """
+
+
+def _who(result: CheckResult) -> str:
+    return f"{result.device_name} · {result.subject}" if result.subject else result.device_name
 
 
 def _width(value: str) -> int:

@@ -68,8 +68,9 @@ async def _here(args) -> int:
             return EXIT_READY
         await controller.wait_until_online(CONNECT_WAIT)  # what stays offline fails its own check
         progress = asyncio.create_task(_show_progress(controller, args.room, len(controller.selftest.plan(args.room))))
-        report = await controller.selftest.run(args.room, meeting_minutes=args.duration,
-                                               attended=sys.stdin.isatty(), prompt=_terminal_prompt(args.lang))
+        at_terminal = sys.stdin.isatty()
+        report = await controller.selftest.run(args.room, meeting_minutes=args.duration, attended=at_terminal,
+                                               prompt=_terminal_prompt(args.lang) if at_terminal else None)
         progress.cancel()
         return _print_report(report, args)
     finally:
@@ -139,10 +140,10 @@ async def _show_progress(controller, room: str, planned: int) -> None:
 
 
 def _terminal_prompt(lang: str):
-    async def ask(message: dict[str, str]) -> bool:
+    async def ask(request) -> bool:
         """Ask on the terminal; Enter confirms, 'n' declines."""
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(None, lambda: input(f"{message[lang]} [Enter = yes / n] "))
+        answer = await loop.run_in_executor(None, lambda: input(f"{request.message[lang]} [Enter = yes / n] "))
         return answer.strip().lower() not in ("n", "no", "否")
 
     return ask

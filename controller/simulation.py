@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 from controller.clock import Clock
@@ -93,3 +95,27 @@ def wire_audio_inputs(config: SiteConfig, placed: dict[str, Simulator]) -> None:
                         f"{place}: input {channel} = {ref!r} is not a simulated receiver channel in room {room.id}"
                         " (write device/channel, e.g. mics/1)"
                     ) from None
+
+
+def simulated_technician(placed: dict[str, Simulator]):
+    """Answers self-test prompts as a technician would, on simulated devices only.
+
+    Asked to speak into a mic, it makes that simulated receiver channel's talker talk
+    for the time the test allows; asked to confirm, it confirms. A prompt about a real
+    device is left unanswered (False): the demo never pretends real hardware passed.
+    """
+
+    async def answer(request) -> bool:
+        sim = placed.get(f"{request.room}/{request.device}") if request.device else None
+        if request.kind == "speak":
+            if sim is None or not hasattr(sim, "talk") or request.channel is None:
+                return False
+            sim.talk(request.channel)
+            try:
+                await asyncio.sleep(request.within)  # talks until the test has heard enough and moves on
+            finally:
+                sim.silence(request.channel)
+            return True
+        return sim is not None
+
+    return answer

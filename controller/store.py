@@ -65,6 +65,11 @@ class Store:
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    async def call(self, fn, *args):
+        """Run ``fn(connection, *args)`` on the store's thread: for sibling stores with tables of
+        their own (the equipment archive). A write commits inside ``fn`` (``with connection:``)."""
+        return await self._run(fn, self._db, *args)
+
     async def append_events(self, events: list[Event]) -> None:
         rows = [(e.at.isoformat(), e.kind, e.room, e.device, e.actor, json.dumps(e.data, default=str)) for e in events]
         await self._run(self._insert, rows)

@@ -86,6 +86,9 @@ class KioskService:
                 secret=self.config.sync_secret.get_secret_value().encode(), store=self.store, connection=self.mqtt,
                 known_lists={item.id for item in self.config.lists}, on_applied=self._replicated)
             await self.replicator.start()
+            # Kiosk pages show a banner while the desk decides alone.
+            self.mqtt.add_connection_listener(
+                lambda connected: self._broadcast({"type": "link", "offline": not connected}, roles=("kiosk",)))
         for scanner in self.config.scanners:
             if scanner.kind == "serial":
                 reader = SerialScanner(scanner.id, scanner.port, self._scanned, baudrate=scanner.baudrate)

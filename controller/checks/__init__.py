@@ -8,10 +8,10 @@ device. Importing this package registers every check module in it.
 import importlib
 import pkgutil
 
-from controller.checks.base import CHECKS, Check, CheckContext, Outcome, Verdict, check, text
+from controller.checks.base import CHECKS, Check, CheckContext, Outcome, PromptRequest, Verdict, check, text
 
 for _info in pkgutil.iter_modules(__path__, __name__ + "."):
     if _info.name != __name__ + ".base":
         importlib.import_module(_info.name)
 
-__all__ = ["CHECKS", "Check", "CheckContext", "Outcome", "Verdict", "check", "text"]
+__all__ = ["CHECKS", "Check", "CheckContext", "Outcome", "PromptRequest", "Verdict", "check", "text"]

@@ -25,6 +25,7 @@ def text(en: str, zh: str) -> dict[str, str]:
 @dataclass
 class Outcome:
     verdict: Verdict
+    subject: str | None = None  # what within the device: "Mic 2 — Chair"; None: the device itself
     measured: str | None = None  # what was seen, e.g. "3120 h"
     problem: dict[str, str] | None = None  # what is wrong
     advice: dict[str, str] | None = None  # what the technician should do next
@@ -32,18 +33,32 @@ class Outcome:
     playbook: str | None = None  # the fault playbook that covers this failure
 
 
+@dataclass(frozen=True)
+class PromptRequest:
+    """Something the technician is asked to do or confirm."""
+
+    kind: str  # "speak" (talk into a mic), "confirm"
+    message: dict[str, str]
+    room: str
+    device: str | None = None
+    channel: int | None = None
+    within: float = 15.0  # seconds the answer may take
+
+
 @dataclass
 class CheckContext:
-    """What a check may use: the device, the room's thresholds, the meeting, a way to act."""
+    """What a check may use: the device, the room's settings, the meeting, ways to act."""
 
     room: str
     device_id: str
     runtime: Any  # controller.site.DeviceRuntime
-    thresholds: Any  # controller.selftest.Thresholds
+    thresholds: Any  # controller.selftest_config.Thresholds
     meeting_minutes: float  # what is left of the meeting the room must last through
-    attended: bool  # a technician is there to answer prompts
-    prompt: Callable[[dict[str, str]], Awaitable[bool]]  # ask the technician; False when nobody answers
+    attended: bool  # someone (a technician, or the demo's simulated one) answers prompts
+    prompt: Callable[[PromptRequest], Awaitable[bool]]  # False when nobody answers
     execute: Callable[[Any], Awaitable[None]]  # send a typed command through the supervisor
+    room_config: Any = None  # controller.config.RoomConfig
+    site: Any = None  # controller.site.Site, for checks that look at two devices (speak test)
 
     @property
     def device(self):
@@ -59,7 +74,7 @@ class Check:
     id: str
     capability: type[Capability] | None  # None: every device
     title: dict[str, str]
-    run: Callable[[CheckContext], Awaitable[Outcome]]
+    run: Callable[[CheckContext], Awaitable[Outcome | list[Outcome]]]
     order: int = 50  # power and reachability first, so later checks see a powered device
 
 
@@ -69,7 +84,7 @@ CHECKS: list[Check] = []
 def check(id: str, *, capability: type[Capability] | None, title: dict[str, str], order: int = 50):
     """Register a check function: ``@check("lamp_hours", capability=HasLamps, title=text(...))``."""
 
-    def register(fn: Callable[[CheckContext], Awaitable[Outcome]]):
+    def register(fn: Callable[[CheckContext], Awaitable[Outcome | list[Outcome]]]):
         if any(c.id == id for c in CHECKS):
             raise ValueError(f"two self-test checks named {id!r}")
         CHECKS.append(Check(id=id, capability=capability, title=title, run=fn, order=order))

@@ -9,6 +9,7 @@ from helpers import wait_until
 
 SITE = """\
 site: comfort
+api: {{port: 0}}
 store: {store}
 rooms:
   - id: hall
