@@ -330,8 +330,8 @@ def _facts(db: sqlite3.Connection, room: str | None, device: str | None, shown: 
     if room is not None:
         where, args = " AND room = ? AND device = ?", [room, device]
     readings = {}
-    for r, d, identity, lamps, filter_hours, read_at in db.execute(
-            "SELECT room, device, identity, lamps, filter_hours, read_at FROM archive_readings WHERE 1=1" + where, args):
+    readings_sql = "SELECT room, device, identity, lamps, filter_hours, read_at FROM archive_readings WHERE 1=1"
+    for r, d, identity, lamps, filter_hours, read_at in db.execute(readings_sql + where, args):
         readings[(r, d)] = {"identity": json.loads(identity) if identity else None,
                             "lamps": json.loads(lamps) if lamps else None,
                             "filter_hours": filter_hours, "read_at": read_at}
@@ -351,9 +351,11 @@ def _facts(db: sqlite3.Connection, room: str | None, device: str | None, shown: 
                               " WHERE 1=1" + where + " ORDER BY at DESC, id DESC LIMIT ?", args + [shown]):
             maintenance[(row[1], row[2])]["shown"].append(dict(zip(
                 ("id", "room", "device", "at", "by", "note", "recorded_by", "recorded_at"), row)))
+    # Each device's last status (the archive offline); "kind IN (...)" lets SQLite use the partial index.
     statuses = {(r, d): status for r, d, status in db.execute(
         "SELECT room, device, json_extract(data, '$.status') FROM events WHERE seq IN "
-        "(SELECT max(seq) FROM events WHERE kind IN ('status', 'error') AND kind = 'status'" + where + " GROUP BY room, device)", args)}
+        "(SELECT max(seq) FROM events WHERE kind IN ('status', 'error') AND kind = 'status'" + where +
+        " GROUP BY room, device)", args)}
     return {"readings": readings, "faults": faults, "maintenance": maintenance, "statuses": statuses}
 
 

@@ -144,8 +144,8 @@ def _read_event(component, span: tuple[int, int], lines: list[str], *, room: str
     begin_line = span[0] + 1
     problems = [
         IcsProblem(f"{prop or 'content line'}: {message}",
-                   _line_of_property(prop, lines, span) if prop else _line_quoted_in(message, lines, *span) or begin_line,
-                   uid)
+                   _line_of_property(prop, lines, span) if prop else _line_quoted_in(message, lines, *span)
+                   or begin_line, uid)
         for prop, message in component.errors
     ]
     if problems:
@@ -160,7 +160,8 @@ def _read_event(component, span: tuple[int, int], lines: list[str], *, room: str
                                  or _line_of_property("RDATE", lines, span), uid)]
     for prop in ("DTSTART", "DTEND"):
         value = component.get(prop)
-        if value is not None and value.params.get("TZID") and isinstance(value.dt, datetime) and value.dt.tzinfo is None:
+        floating = value is not None and isinstance(value.dt, datetime) and value.dt.tzinfo is None
+        if floating and value.params.get("TZID"):
             return None, [IcsProblem(f"{prop}: unknown TZID {value.params['TZID']!r} (no VTIMEZONE defines it)",
                                      _line_of_property(prop, lines, span), uid)]
     try:
@@ -175,8 +176,8 @@ def _read_event(component, span: tuple[int, int], lines: list[str], *, room: str
     try:
         important = _important(component)
         attendees = _attendees(component)
-        needs = tuple(known_capability(name.strip()) for name in str(component.get("X-ROOMCTL-CAPABILITIES", "")).split(",")
-                      if name.strip())
+        listed = str(component.get("X-ROOMCTL-CAPABILITIES", "")).split(",")
+        needs = tuple(known_capability(name.strip()) for name in listed if name.strip())
     except ValueError as exc:
         return None, [IcsProblem(str(exc), begin_line, uid)]
     booking = Booking(id=uid, room=room, title=str(component.get("SUMMARY", "")) or uid, start=start, end=end,
@@ -273,7 +274,8 @@ def collect_bookings(config: SiteConfig, *, base_dir: Path | None = None,
             loc = ("rooms", r, "ics", f)
             path = _resolved(name, base_dir)
             events, ics_problems = read_ics(path, room=room.id, zone=zone)
-            problems += [ConfigProblem(_place(loc), f"{path.name}: {problem}", line_of(loc)) for problem in ics_problems]
+            problems += [ConfigProblem(_place(loc), f"{path.name}: {problem}", line_of(loc))
+                         for problem in ics_problems]
             placed += [PlacedBooking(event.booking, f"{_place(loc)} ({path.name} line {event.line})", line_of(loc))
                        for event in events]
         problems += _duplicates(placed) + _overlaps(placed)

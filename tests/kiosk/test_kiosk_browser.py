@@ -1,11 +1,13 @@
 """The pages in a real headless Chromium: a code typed by the scanner simulator on a pty,
 read by the desk's serial scanner, decided, committed and drawn on the kiosk page; the
-staff page's counts and VIP alert; the big screen's seat map. Screenshots go to
-docs/screenshots/ (the README shows them)."""
+staff page's counts and VIP alert; the big screen's seat map. With ROOMCTL_SCREENSHOTS
+set, the screenshots the README shows are refreshed there."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,9 @@ from simulators.scanner import ScannerSimulator
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to a scratch folder unless ROOMCTL_SCREENSHOTS names one (set it to
+# docs/screenshots to refresh the README's pictures): a test run must not rewrite the repo.
+SHOTS = Path(os.environ.get("ROOMCTL_SCREENSHOTS") or tempfile.mkdtemp(prefix="roomctl-shots-"))
 # Scan → drawn takes tens of milliseconds; these bound a broken page, they are not goals.
 DRAWN = 5_000  # ms
 BACK_TO_READY = 5_000  # ms: the page returns after result_seconds (2 s here)

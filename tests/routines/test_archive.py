@@ -146,7 +146,8 @@ async def test_maintenance_for_an_unknown_device_is_404_and_records_nothing(clie
     for path in ("/api/archive/hall/nope/maintenance", "/api/archive/attic/proj/maintenance"):
         response = await client.post(path, headers=auth(TECH), json={"by": "Zhang San", "note": "lamp"})
         assert response.status_code == 404
-        assert response.json()["message"].startswith(f"no device {path.split('/')[3]}/{path.split('/')[4]} in this site")
+        room, device = path.split("/")[3:5]
+        assert response.json()["message"].startswith(f"no device {room}/{device} in this site")
         assert "hall/proj, hall/side" in response.json()["message"]
     assert (await client.get("/api/archive/hall/nope")).status_code == 404
     assert await maintenance_rows(venue) == 0
