@@ -44,6 +44,10 @@ MAX_FRAME = 512
 
 # --- codec ---------------------------------------------------------------------------
 
+# A projector polled every few seconds answers the same few lines over and over; the
+# parsed values are immutable, so each distinct line is parsed once.
+POLL_CACHE = 512
+
 ERRORS = {
     "ERR1": "undefined command",
     "ERR2": "out of parameter",
@@ -140,6 +144,7 @@ def parse_greeting(frame: bytes) -> Greeting:
     raise ProtocolError("not a PJLink greeting", frame)
 
 
+@functools.lru_cache(maxsize=POLL_CACHE)
 def parse_reply(frame: bytes) -> Reply:
     """`%1POWR=1` → Reply("POWR", "1", 1). `PJLINK ERRA` raises AuthFailed."""
     text = _ascii(frame)
@@ -158,6 +163,7 @@ def parse_power(value: str) -> Power:
         raise ProtocolError(f"POWR value {value!r} is not 0–3") from None
 
 
+@functools.lru_cache(maxsize=POLL_CACHE)
 def input_name(code: str) -> str:
     """`31` → `digital1`; class 2 numbers run 1–9 then A–Z (`3A` → `digitala`)."""
     if len(code) != 2 or code[0] not in INPUT_TYPES or not _INPUT_NUMBER.fullmatch(code[1]):
@@ -183,6 +189,7 @@ def parse_av_mute(value: str) -> AVMute:
         raise ProtocolError(f"AVMT value {value!r} is not one of 30, 11, 21, 31") from None
 
 
+@functools.lru_cache(maxsize=POLL_CACHE)
 def parse_error_status(value: str) -> ErrorStatus:
     if len(value) != 6 or any(c not in ERST_LEVELS for c in value):
         raise ProtocolError(f"ERST value {value!r} is not six digits 0–2")
@@ -190,6 +197,7 @@ def parse_error_status(value: str) -> ErrorStatus:
     return ErrorStatus.model_construct(**{name: ERST_LEVELS[c] for name, c in zip(ERST_ORDER, value)})
 
 
+@functools.lru_cache(maxsize=POLL_CACHE)
 def parse_lamps(value: str) -> tuple[Lamp, ...]:
     """`1500 1 200 0` → two lamps: hours and whether lit (up to 8 lamps)."""
     parts = value.split()
