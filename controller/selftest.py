@@ -82,7 +82,9 @@ class SelfTest:
         return reports[0] if reports else None
 
     async def run(self, room_id: str, *, meeting_minutes: float | None = None, attended: bool = False,
-                  prompt: Prompt | None = None, actor: str = "selftest") -> SelfTestReport:
+                  prompt: Prompt | None = None, actor: str = "selftest",
+                  devices: set[str] | None = None) -> SelfTestReport:
+        """Judge every device of the room (or only ``devices``), concurrently per device."""
         site, bus = self.controller.site, self.controller.bus
         placed = getattr(self.controller, "placed_simulators", None)
         if prompt is None and placed:
@@ -121,7 +123,8 @@ class SelfTest:
                             data={"id": report_id, "event": "check", "check": check.id, "verdict": worst.value})
             return results
 
-        per_device = await asyncio.gather(*(check_device(runtime) for runtime in room.devices.values()))
+        chosen = [r for r in room.devices.values() if devices is None or r.id in devices]
+        per_device = await asyncio.gather(*(check_device(runtime) for runtime in chosen))
         results = [result for device_results in per_device for result in device_results]
         report = SelfTestReport(
             id=report_id, room=room_id, room_name=room.name, started_at=started_at,
