@@ -1,14 +1,13 @@
 """The HTTP API and the live WebSocket, served by the controller's own process."""
 
 import asyncio
-import hmac
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from controller.auth import Caller, Gate
 from controller.scenes import SceneNotFound, SceneResult
 from controller.selftest import SelfTestReport, render_html
 from drivers import registry
@@ -55,32 +54,18 @@ class CommandResult(BaseModel):
     device: dict[str, Any]
 
 
-class Caller(BaseModel):
-    name: str
-    role: str
-
-
 def create_app(controller) -> FastAPI:
+    # Roles, PIN sessions, origin checks and the audit of writes, for every route (controller/auth.py).
+    gate = Gate(controller)
     app = FastAPI(
         title="roomctl",
         version="0.1.0",
         description="Rooms, devices and their live state; typed device commands.",
+        dependencies=[gate.dependency()],
     )
     registry.load_all()  # every driver's commands are registered before the schema is built
     CommandBody = command_type()
-    bearer = HTTPBearer(auto_error=False)
-    tokens = [(t.token.get_secret_value().encode(), Caller(name=t.name, role=t.role)) for t in controller.config.api.tokens]
-
-    def caller(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, {"error": "Unauthorized", "message": "a bearer token is required"},
-                                headers={"WWW-Authenticate": "Bearer"})
-        offered = credentials.credentials.encode()
-        for token, who in tokens:
-            if hmac.compare_digest(offered, token):
-                return who
-        raise HTTPException(401, {"error": "Unauthorized", "message": "unknown token"},
-                            headers={"WWW-Authenticate": "Bearer"})
+    caller = gate.caller  # a route that records who acted needs a token (or a PIN session)
 
     def room_or_404(room_id: str):
         try:
@@ -183,10 +168,17 @@ def create_app(controller) -> FastAPI:
 
     @app.websocket("/api/ws")
     async def live(websocket: WebSocket) -> None:
-        """First a snapshot of every room, then every state and status change as it happens."""
+        """First a snapshot of every room, then every state and status change as it happens.
+        Authorization header (a tablet's token: its room only), or none where api.auth.open_reads allows."""
+        who = await gate.websocket_caller(websocket)
+        if who is None or who.role in ("kiosk", "staff"):
+            await websocket.close(code=4401 if who is None else 4403)
+            return
         await websocket.accept()
+        mine = (lambda room: room == who.room) if who.role == "tablet" else (lambda room: True)
         with controller.bus.subscribe(limit=1000) as subscription:
-            await websocket.send_json({"type": "snapshot", "rooms": [r.view() for r in controller.site.rooms.values()]})
+            await websocket.send_json({"type": "snapshot",
+                                       "rooms": [r.view() for r in controller.site.rooms.values() if mine(r.id)]})
             receiver = asyncio.create_task(_drain(websocket))
             try:
                 while not receiver.done():
@@ -196,7 +188,7 @@ def create_app(controller) -> FastAPI:
                         getter.cancel()
                         break
                     event = getter.result()
-                    if event.kind in LIVE_KINDS:
+                    if event.kind in LIVE_KINDS and mine(event.room):
                         await websocket.send_json({"type": event.kind, **event.model_dump(mode="json")})
             except (WebSocketDisconnect, RuntimeError):
                 pass
@@ -220,6 +212,12 @@ def create_app(controller) -> FastAPI:
         from controller.routines_api import routines_router
 
         app.include_router(routines_router(controller, caller))
+
+    from controller.web import web_routers  # the tablet and console pages, their API, /api/live (controller/web.py)
+
+    for router in web_routers(controller, gate):
+        app.include_router(router)
+    gate.install(app)  # PIN login routes; origin guard and write audit around every route
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):

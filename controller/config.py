@@ -22,6 +22,8 @@ from controller.audio_config import AudioConfig
 from controller.monitoring_config import MonitoringConfig, PostMeetingConfig, check_post_meeting
 from controller.playbook_config import PlaybooksConfig, check_playbooks
 from controller.selftest_config import SelfTestConfig
+from controller.auth_config import AuthConfig, check_rooms_exist, check_token_room
+from controller.tablet_config import TabletConfig, check_tablet
 from controller.scene_config import CommandStep, DelayStep, SceneConfig, WaitStep, leaf_steps
 from drivers import registry
 from drivers.capabilities import capabilities
@@ -134,6 +136,12 @@ class RoomConfig(_Model):
     playbooks: PlaybooksConfig = Field(default_factory=PlaybooksConfig, description="Fault playbooks (预案) and escalation")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="What the meeting's patrol watches")
     post_meeting: PostMeetingConfig = Field(default_factory=PostMeetingConfig, description="After the meeting")
+    tablet: TabletConfig = Field(default_factory=TabletConfig, description="The room's tablet: scenes, safe ranges")
+
+    @model_validator(mode="after")
+    def _tablet_fits_room(self) -> "RoomConfig":
+        check_tablet(self, {d.id: registry.get(d.driver) for d in self.devices})
+        return self
 
     @model_validator(mode="after")
     def _routines_fit_devices(self) -> "RoomConfig":
@@ -177,12 +185,19 @@ class TokenConfig(_Model):
     name: str = Field(description="Who holds it, for the event log")
     token: SecretStr = Field(min_length=16, description="Bearer token, at least 16 characters")
     role: str = Field("technician", pattern=r"^(kiosk|staff|tablet|technician|admin)$")  # staff: the sign-in desk's staff page
+    room: str | None = Field(None, pattern=ID_PATTERN, description="tablet: the one room this token controls")
+
+    @model_validator(mode="after")
+    def _room_for_tablets(self) -> "TokenConfig":
+        check_token_room(self.role, self.room)
+        return self
 
 
 class ApiConfig(_Model):
     host: str = Field("127.0.0.1", description="Listen address; nothing beyond loopback unless set here")
     port: int = Field(8080, ge=0, le=65535)
     tokens: list[TokenConfig] = Field(default_factory=list)
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="PIN users, sessions, origins, anonymous reads")
 
     @field_validator("host")
     @classmethod
@@ -243,6 +258,11 @@ class SiteConfig(_Model):
     def _unique_rooms(cls, rooms: list[RoomConfig]) -> list[RoomConfig]:
         _no_duplicates([r.id for r in rooms], "room id")
         return rooms
+
+    @model_validator(mode="after")
+    def _auth_rooms_exist(self) -> "SiteConfig":
+        check_rooms_exist(self)
+        return self
 
     def uses_mqtt(self) -> bool:
         """Some device rides on MQTT, or the config asks for the broker anyway."""

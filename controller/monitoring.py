@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # Real seconds between looks when nothing changes: the battery estimate and the meeting's
 # remaining time move with the clock, not with events.
 TICK = 0.25
-# Faults each monitor watches on every device, with the sustain setting they wait for.
+# Error states a projector or display reports, alerted as soon as they are reported.
 DEVICE_FAULTS = ("projector-lamp", "projector-over-temperature", "projector-cover")
 
 
@@ -67,6 +67,7 @@ class Monitor:
         self._watches: dict[tuple, _Watch] = {}
         self.raised: list[str] = []  # alert ids, in order
         self.seen_transmitters: set[tuple[str, int]] = set()  # (device, channel) heard during the meeting
+        self.stopped_at: datetime | None = None
         self._task: asyncio.Task | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -316,12 +317,22 @@ class MonitoringService:
         monitor = self.monitors.pop(room_id, None)
         if monitor is not None:
             await monitor.stop()
+            monitor.stopped_at = self.controller.clock.now()
             self.finished[room_id] = monitor
         return monitor
 
     async def stop_all(self) -> None:
         for room_id in list(self.monitors):
             await self.stop(room_id)
+
+    def last_session(self, room_id: str, *, booking: str | None, within: timedelta) -> Monitor | None:
+        """The monitor that stopped last in the room, if it stopped ``within`` ago (and was for ``booking``)."""
+        monitor = self.finished.get(room_id)
+        if monitor is None or monitor.stopped_at is None:
+            return None
+        if booking is not None and monitor.booking not in (None, booking):
+            return None
+        return monitor if self.controller.clock.now() - monitor.stopped_at <= within else None
 
     def battery_need_minutes(self, room_id: str) -> float | None:
         monitor = self.get(room_id)

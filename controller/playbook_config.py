@@ -29,8 +29,6 @@ CONFIRM_TIMEOUT = 300.0
 # The project office's endpoint is on the LAN or a hosted service: it answers in seconds.
 WEBHOOK_TIMEOUT = 5.0
 
-REMEDIES = ("retry", "reconnect", "power_cycle", "switch_input", "spare_mic", "reduce_level", "setpoint", "command")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -24,6 +24,7 @@ import json
 import logging
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from controller.fault_kinds import KINDS, FaultScope, channel_label
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # How often the switch-off watch looks at the transmitters besides bus events.
 RECHECK = 0.1
+# A monitor stopped this recently watched the meeting this routine closes (the schedule stops
+# monitoring at the end and starts the post-meeting routine right after, or post_meeting_after later).
+RECENT_SESSION = timedelta(hours=2)
 
 
 def canonical(content: dict[str, Any]) -> str:
@@ -107,7 +111,8 @@ class PostMeetingRoutine:
         try:
             monitor = None
             if self.monitoring is not None:
-                monitor = await self.monitoring.stop(room_id) or self.monitoring.finished.get(room_id)
+                monitor = await self.monitoring.stop(room_id) or self.monitoring.last_session(
+                    room_id, booking=record["booking"], within=RECENT_SESSION)
             record["session"] = {
                 "from": monitor.started_at.isoformat() if monitor is not None else None,
                 "to": self.controller.clock.now().isoformat(),

@@ -73,16 +73,19 @@ class Prompts:
 
     def open(self, room: str, message: dict[str, str], *, timeout: float, actor: str,
              context: dict[str, Any] | None = None) -> Prompt:
-        """Put a question up; ``wait`` for its answer. Opening first lets a routine record the prompt's id."""
+        """Put a question up (answerable at once); ``wait`` announces it and waits for the answer.
+
+        Opening first lets a routine record the prompt's id before anyone hears of it."""
         prompt = Prompt(id=f"{next(self._ids)}-{uuid.uuid4().hex[:8]}", room=room, message=message, timeout=timeout,
                         asked_at=self._clock.now(), context=dict(context or {}),
                         future=asyncio.get_running_loop().create_future())
         self._pending[prompt.id] = prompt
-        self._bus.publish("prompt", room=room, actor=actor, data={"event": "asked", **prompt.view()})
         return prompt
 
     async def wait(self, prompt: Prompt, *, actor: str) -> Reply:
-        """The answer, or ``unanswered`` once the prompt's timeout (real seconds) has passed."""
+        """Announce the question (kind ``prompt`` on the bus) and wait for the answer, or ``unanswered``
+        once the prompt's timeout (real seconds) has passed."""
+        self._bus.publish("prompt", room=prompt.room, actor=actor, data={"event": "asked", **prompt.view()})
         helpers = [asyncio.create_task(self._from_responder(responder, prompt)) for responder in list(self._responders)]
         try:
             async with asyncio.timeout(prompt.timeout):

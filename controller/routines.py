@@ -13,6 +13,7 @@ from controller.monitoring import MonitoringService
 from controller.playbooks import PlaybookEngine
 from controller.post_meeting import PostMeetingRoutine
 from controller.prompts import Prompts
+from controller import schedule_handlers
 from controller.routine_store import RoutineStore
 
 
@@ -33,6 +34,7 @@ async def attach(controller) -> None:
             scheduler.register("monitor_start", controller.monitoring.on_monitor_start),
             scheduler.register("monitor_stop", controller.monitoring.on_monitor_stop),
             scheduler.register("post_meeting", controller.post_meeting.on_post_meeting),
+            *schedule_handlers.register(controller),
         ]
 
 

@@ -158,11 +158,13 @@ async def _wait_until_known(controller, room_id: str) -> None:
     from drivers.status import Status
 
     devices = list(controller.site.rooms[room_id].devices.values())
-    deadline = asyncio.get_running_loop().time() + CONNECT_WAIT
-    while any(d.supervisor.status is Status.CONNECTING for d in devices):
-        if asyncio.get_running_loop().time() >= deadline:
-            return
-        await asyncio.sleep(0.05)
+    with controller.bus.subscribe() as changes:
+        try:
+            async with asyncio.timeout(CONNECT_WAIT):
+                while any(d.supervisor.status is Status.CONNECTING for d in devices):
+                    await changes.get()
+        except TimeoutError:
+            pass  # still connecting: the playbook judges it as it is
 
 
 async def _playbook_run(args) -> int:

@@ -72,7 +72,7 @@ class SceneEngine:
             return task.result()
 
     async def _run(self, room_id: str, scene_id: str, scene: SceneConfig, actor: str) -> SceneResult:
-        run = _Run(self, room_id, actor)
+        run = _Run(self, room_id, actor, scene_id)
         self.bus.publish("scene", room=room_id, data={"scene": scene_id, "event": "started"}, actor=actor)
         cancelled = False
         try:
@@ -95,9 +95,10 @@ class SceneEngine:
 
 
 class _Run:
-    def __init__(self, engine: SceneEngine, room_id: str, actor: str) -> None:
+    def __init__(self, engine: SceneEngine, room_id: str, actor: str, scene_id: str = "") -> None:
         self.engine = engine
         self.room_id = room_id
+        self.scene_id = scene_id
         self.actor = actor
         self.start = time.monotonic()
         self.results: list[StepResult] = []
@@ -133,6 +134,10 @@ class _Run:
         result = StepResult(step=label, kind=kind, device=device, what=what, ok=error is None, error=error,
                             detail=detail, started_ms=started_ms, duration_ms=self.elapsed_ms(began))
         self.results.append(result)
+        # Progress for the pages (the tablet's scene button): one event per step done.
+        self.engine.bus.publish("scene", room=self.room_id, actor=self.actor,
+                                data={"scene": self.scene_id, "event": "step", "step": label, "ok": result.ok,
+                                      "what": result.what, "device": result.device})
         if result.ok:
             return True
         self.ok = False  # the scene did not all happen, whatever the policy says to do next

@@ -70,6 +70,7 @@ class RoomRuntime:
     id: str
     name: str
     devices: dict[str, DeviceRuntime] = field(default_factory=dict)
+    attended: bool = False  # a staff member stays in the room (from the T-20 reminder on)
 
     def status(self) -> str:
         statuses = {d.supervisor.status for d in self.devices.values()}
@@ -80,7 +81,7 @@ class RoomRuntime:
         return "starting"
 
     def view(self, *, with_devices: bool = True) -> dict[str, Any]:
-        view = {"id": self.id, "name": self.name, "status": self.status()}
+        view = {"id": self.id, "name": self.name, "status": self.status(), "attended": self.attended}
         if with_devices:
             view["devices"] = [d.view() for d in self.devices.values()]
         else:

@@ -64,7 +64,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 async def test_rooms_and_devices_with_live_state(client):
     rooms = (await client.get("/api/rooms")).json()
-    assert rooms == [{"id": "hall", "name": "hall", "status": "ok", "device_status": {"proj": "online", "epson": "online"}}]
+    assert rooms == [{"id": "hall", "name": "hall", "status": "ok", "attended": False,
+                      "device_status": {"proj": "online", "epson": "online"}}]
     proj = (await client.get("/api/rooms/hall/devices/proj")).json()
     assert proj["status"] == "online"
     assert proj["state"]["power"] == "off"

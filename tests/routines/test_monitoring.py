@@ -187,6 +187,23 @@ async def test_rf_loss_and_a_device_going_offline_raise_alerts_linked_to_their_p
     await wait_for_status(meeting.site.device("hall", "proj").supervisor, Status.ONLINE, within=5)
 
 
+async def test_an_alert_starts_its_playbook_by_itself_when_the_room_says_so(meeting):
+    meeting.config.room("hall").monitoring.auto_playbooks = True
+    await wait_until(lambda: meeting.monitoring.get("hall") is not None, within=5, what="monitoring on")
+    sim = meeting.placed_simulators["hall/proj"]
+    with meeting.bus.subscribe() as events:
+        sim.inject("no_reply")
+        alert = await next_event(events, alert_events(events, kind="device-offline", state="raised"))
+        started = await next_event(events, lambda e: e.kind == "playbook" and e.data["event"] == "started"
+                                   and e.data["kind"] == "device-offline")
+        sim.clear_faults()  # someone plugs the cable back in while the playbook retries
+        finished = await next_event(events, lambda e: e.kind == "playbook" and e.data["event"] == "finished"
+                                    and e.data["run"] == started.data["run"], within=15)
+    run = await meeting.routine_records.run(started.data["run"])
+    assert run["trigger"] == alert.data["id"] and run["actor"] == "monitoring" and run["device"] == "proj"
+    assert finished.data["outcome"] == "resolved"
+
+
 async def test_room_temperature_out_of_band_raises_an_alert(meeting):
     # The afternoon sun: 27 °C in the room, the air-conditioning off.
     await wait_until(lambda: meeting.monitoring.get("hall") is not None, within=5, what="monitoring on")

@@ -11,6 +11,7 @@ import pytest
 
 from controller.app import Controller
 from controller.config import ConfigError, parse_config
+from controller.fault_kinds import KINDS, FaultScope
 from drivers.capabilities import Power, SetPower
 from drivers.status import Status
 from helpers import wait_for_status, wait_until
@@ -245,7 +246,10 @@ rooms:
       mics:
         - {{name: Chair, receiver: mics, channel: 1, mixer: mixer, input: 1}}
         - {{name: Spare, receiver: mics, channel: 2, mixer: mixer, input: 2, spare: true}}
-    playbooks: {{confirm_timeout: 20}}
+    playbooks:
+      confirm_timeout: 20
+      kinds:  # the built-in steps, with a quicker retry
+{quick}
     devices:
       - {{id: mics, driver: shure, simulate: true, timeout: 0.5, options: {{metering: false}},
          simulator: {{model: ULXD4D}}}}
@@ -254,8 +258,18 @@ rooms:
 """
 
 
+QUICK = "\n".join(
+    "        " + kind + ": {title: " + kind + ", steps: [{remedy: retry, within: 0.5}, {remedy: spare_mic}, "
+    "{confirm: \"Hand {spare} to the speaker at {mic}\"}]}"
+    for kind in ("mic-transmitter-off", "rf-loss", "interference"))
+
+
+def audio_room(tmp_path) -> str:
+    return AUDIO_ROOM.format(store=tmp_path / "a.sqlite3", quick=QUICK)
+
+
 async def test_a_flat_mic_moves_its_speaker_to_the_spare_channel(tmp_path):
-    controller = Controller(parse_config(AUDIO_ROOM.format(store=tmp_path / "a.sqlite3")), serve_api=False)
+    controller = Controller(parse_config(audio_room(tmp_path)), serve_api=False)
     await controller.start()
     try:
         assert not await controller.wait_until_online(10)
@@ -283,6 +297,30 @@ async def test_a_flat_mic_moves_its_speaker_to_the_spare_channel(tmp_path):
     assert spare.outcome == "mitigated" and spare.data["spare_label"] == "Mic 2 — Spare"
     assert mixer.device.state["mutes"][1] is True and mixer.device.state["mutes"][2] is False
     assert abs(mixer.device.state["faders"][2] - -5.0) < 0.1  # the speaker's level moved with them
+
+
+@pytest.mark.parametrize("fault, kind", [("transmitter_off", "mic-transmitter-off"), ("rf_loss", "rf-loss"),
+                                         ("interference", "interference")])
+async def test_mic_faults_retry_then_hand_over_the_spare(tmp_path, fault, kind):
+    controller = Controller(parse_config(audio_room(tmp_path)), serve_api=False)
+    await controller.start()
+    try:
+        assert not await controller.wait_until_online(10)
+        receiver = controller.site.device("hall", "mics")
+        simulator(controller, "hall/mics").inject(fault, channel=1)
+        await wait_until(lambda: KINDS[kind].detect(FaultScope(receiver, 1)), within=5, what=fault)
+        with controller.bus.subscribe() as events:
+            run = await controller.playbooks.start("hall", kind, actor="av tech")
+            prompt = await next_event(events, lambda e: e.kind == "prompt" and e.data.get("run") == run.id)
+        assert prompt.data["message"]["en"] == "Hand Mic 2 — Spare to the speaker at Mic 1 — Chair"
+        controller.playbooks.confirm(run.id, confirmed=True, by="av tech")
+        run = await controller.playbooks.wait(run.id, timeout=10)
+    finally:
+        await controller.stop()
+    assert run.subject == "Mic 1 — Chair"
+    assert [(s.name, s.outcome) for s in run.steps] == [
+        ("observe", "present"), ("retry", "failed"), ("spare_mic", "mitigated"), ("confirm", "confirmed")]
+    assert run.outcome == "mitigated"
 
 
 def test_a_playbook_naming_a_missing_device_or_capability_is_a_config_error(tmp_path):
@@ -349,3 +387,27 @@ async def test_cli_runs_a_playbook_and_escalates_when_nobody_is_at_the_terminal(
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     assert "playbooks.kinds['device-offline'].steps[1]: no device 'ghost' in room hall" in err.decode()
+
+
+async def test_cli_asks_a_running_controller_and_shows_its_runs(controller):
+    simulator(controller, "hall/proj").inject("cover_open")
+    await wait_for_status(controller.site.device("hall", "proj").supervisor, Status.FAULT, within=3)
+
+    async def roomctl(*args):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "controller.cli", *args, "--url", controller.url,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, err = await roomctl("playbook", "run", "hall", "projector-cover", "--token", TOKEN, "--lang", "zh")
+    assert code == 1, err
+    assert out.startswith("投影机灯罩未关 — Main projector (hall): ESCALATED")
+    assert "关好并扣紧Main projector的灯罩。: unanswered" in out
+    run_id = out.split("[run ")[1].split("]")[0]
+    code, out, _ = await roomctl("playbook", "list", "hall")
+    assert code == 0 and run_id in out and "projector-cover" in out and "escalated" in out
+    code, out, _ = await roomctl("playbook", "show", run_id, "--json")
+    assert code == 1 and '"outcome": "escalated"' in out
+    code, _, err = await roomctl("playbook", "run", "hall", "volcano", "--token", TOKEN)
+    assert code == 2 and "no playbook 'volcano'" in err

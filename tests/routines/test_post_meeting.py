@@ -5,7 +5,6 @@ import asyncio
 import hashlib
 import json
 import sys
-import textwrap
 
 import httpx
 import pytest

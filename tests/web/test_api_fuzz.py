@@ -1,0 +1,116 @@
+"""No request, however malformed, gets a 5xx: schemathesis generates requests — valid and
+invalid (negative mode) — for every operation in the live OpenAPI schema, against a
+running controller on simulators, with a technician's token.
+
+Path parameters are sometimes the venue's real ids (room, device, scene), so requests reach
+past "no such room" into the handlers. The venue's timeouts are short so that what a real
+request starts (a self-test, a playbook waiting for a technician) ends within the run.
+Bounded: ``MAX_EXAMPLES`` per operation, no shrinking, derandomized — about a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import threading
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from controller.app import Controller
+from controller.config import parse_config
+from sites import TOKENS
+
+MAX_EXAMPLES = 25
+REQUEST_TIMEOUT = 30.0  # s: every answer comes in milliseconds, a scene recall in seconds
+START_TIMEOUT = 30.0
+
+FUZZ_SITE = """\
+site: fuzz
+store: {store}
+api:
+  port: 0
+  tokens: [{{name: fuzzer, token: {token}, role: technician}}]
+rooms:
+  - id: hall
+    selftest:
+      thresholds: {{speak_within: 0.3, power_on_within: 3, reconnect_wait: 0.5, check_timeout: 5}}
+    playbooks: {{confirm_timeout: 0.5}}
+    post_meeting: {{damage_check_timeout: 0.5, switch_off_within: 2}}
+    devices:
+      - {{id: proj, driver: pjlink, simulate: true, timeout: 0.5, poll_interval: 0.3, simulator: {{warmup: 0.1, cooldown: 0.1}}}}
+      - {{id: mics, driver: shure, simulate: true, timeout: 0.5, simulator: {{model: ULXD4D}}}}
+      - {{id: mixer, driver: xair, simulate: true, timeout: 0.5, options: {{channels: 4}}, simulator: {{inputs: {{1: mics/1}}}}}}
+    audio:
+      mixer: mixer
+      mics: [{{name: Chair, receiver: mics, channel: 1, mixer: mixer, input: 1}}]
+    scenes:
+      presentation:
+        steps: [{{device: proj, command: {{type: power, "on": true}}}}, {{device: mixer, command: {{type: fader, channel: main, db: -10}}}}]
+"""
+REAL = {"room_id": ["hall"], "device_id": ["proj", "mics", "mixer"], "scene_id": ["presentation"]}
+
+
+class ControllerThread:
+    """The controller on its own event loop in a thread: schemathesis calls it synchronously."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="controller under fuzz", daemon=True)
+        self.controller: Controller | None = None
+
+    def start(self) -> str:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(START_TIMEOUT)
+        return self.controller.url
+
+    async def _start(self) -> None:
+        self.controller = Controller(parse_config(self.text))
+        await self.controller.start()
+        missing = await self.controller.wait_until_online(START_TIMEOUT / 2)
+        assert not missing, missing
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.controller.stop(), self.loop).result(START_TIMEOUT)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(START_TIMEOUT)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory):
+    store = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
+    running = ControllerThread(textwrap.dedent(FUZZ_SITE.format(store=store, token=TOKENS["technician"])))
+    url = running.start()
+    yield url
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def api_schema(live_api):
+    schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
+    schema.config.generation.update(max_examples=MAX_EXAMPLES, no_shrink=True, deterministic=True)
+
+    @schema.hook
+    def flatmap_path_parameters(context, path_parameters):
+        """Now and then the venue's real ids, so the request gets past 'no such room'."""
+        real = {**path_parameters, **{k: v[0] for k, v in REAL.items() if k in path_parameters}}
+        return st.sampled_from([path_parameters, real])
+
+    return schema
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_no_request_gets_a_server_error(case, live_api):
+    response = case.call(base_url=live_api, headers={"Authorization": f"Bearer {TOKENS['technician']}"},
+                         timeout=REQUEST_TIMEOUT)
+    assert response.status_code < 500, (f"{case.method} {case.formatted_path} → {response.status_code}: "
+                                        f"{response.text[:300]}\n{case.as_curl_command()}")
