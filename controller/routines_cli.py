@@ -21,6 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from controller.local import CannotRun, local_controller
+
 EXIT_OK, EXIT_NOT_FIXED, EXIT_CONFIG, EXIT_COULD_NOT_RUN = 0, 1, 2, 3
 # Devices must be online before a playbook can judge them; simulated ones take under a second.
 CONNECT_WAIT = 15.0
@@ -125,32 +127,14 @@ def _terminal_responder(terminal: TerminalAnswers):
 
 
 async def _local(args, work) -> int:
-    from controller.app import Controller
-    from controller.config import ConfigError, load_config
-
     try:
-        config = load_config(args.config)
-        config.room(args.room)
-    except ConfigError as exc:
-        print(exc.report(), file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyError:
-        print(f"roomctl: no room {args.room!r} in {args.config}", file=sys.stderr)
-        return EXIT_CONFIG
-    controller = Controller(config, serve_api=False)
-    try:
-        await controller.start()
-    except OSError as exc:
-        print(f"roomctl: cannot start: {exc}", file=sys.stderr)
-        await controller.stop()
-        return EXIT_COULD_NOT_RUN
-    try:
-        await _wait_until_known(controller, args.room)  # what stays offline is the playbook's business
-        if sys.stdin.isatty():
-            controller.prompts.add_responder(_terminal_responder(TerminalAnswers(args.lang)))
-        return await work(controller)
-    finally:
-        await controller.stop()
+        async with local_controller(args.config, args.room) as controller:
+            await _wait_until_known(controller, args.room)  # what stays offline is the playbook's business
+            if sys.stdin.isatty():
+                controller.prompts.add_responder(_terminal_responder(TerminalAnswers(args.lang)))
+            return await work(controller)
+    except CannotRun as exc:
+        return exc.code
 
 
 async def _wait_until_known(controller, room_id: str) -> None:

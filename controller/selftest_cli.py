@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from controller.local import CannotRun, local_controller
 from controller.selftest import (EXIT_CONFIG, EXIT_COULD_NOT_RUN, EXIT_NOT_READY, EXIT_READY, SelfTestReport,
                                  render_html, render_text)
 
@@ -43,38 +44,21 @@ async def _selftest(args) -> int:
 
 
 async def _here(args) -> int:
-    from controller.app import Controller
-    from controller.config import ConfigError, load_config
-
     try:
-        config = load_config(args.config)
-        config.room(args.room)
-    except ConfigError as exc:
-        print(exc.report(), file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyError:
-        print(f"roomctl: no room {args.room!r} in {args.config}", file=sys.stderr)
-        return EXIT_CONFIG
-    controller = Controller(config, serve_api=False)
-    try:
-        await controller.start()
-    except OSError as exc:
-        print(f"roomctl: cannot start: {exc}", file=sys.stderr)
-        await controller.stop()
-        return EXIT_COULD_NOT_RUN
-    try:
-        if args.history:
-            _print_history(await controller.store.selftests(room=args.room), args)
-            return EXIT_READY
-        await controller.wait_until_online(CONNECT_WAIT)  # what stays offline fails its own check
-        progress = asyncio.create_task(_show_progress(controller, args.room, len(controller.selftest.plan(args.room))))
-        at_terminal = sys.stdin.isatty()
-        report = await controller.selftest.run(args.room, meeting_minutes=args.duration, attended=at_terminal,
-                                               prompt=_terminal_prompt(args.lang) if at_terminal else None)
-        progress.cancel()
-        return _print_report(report, args)
-    finally:
-        await controller.stop()
+        async with local_controller(args.config, args.room) as controller:
+            if args.history:
+                _print_history(await controller.store.selftests(room=args.room), args)
+                return EXIT_READY
+            await controller.wait_until_online(CONNECT_WAIT)  # what stays offline fails its own check
+            planned = len(controller.selftest.plan(args.room))
+            progress = asyncio.create_task(_show_progress(controller, args.room, planned))
+            at_terminal = sys.stdin.isatty()
+            report = await controller.selftest.run(args.room, meeting_minutes=args.duration, attended=at_terminal,
+                                                   prompt=_terminal_prompt(args.lang) if at_terminal else None)
+            progress.cancel()
+            return _print_report(report, args)
+    except CannotRun as exc:
+        return exc.code
 
 
 def _remote(args) -> int:
