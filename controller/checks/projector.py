@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controller.checks.base import CheckContext, Outcome, Verdict, check, text
-from drivers.capabilities import HasErrorStatus, HasFilter, HasLamps, Level
+from drivers.capabilities import HasErrorStatus, HasFilter, HasInputs, HasLamps, Level, Power
 
 COMPONENT_NAMES = {
     "fan": ("fan", "风扇"), "lamp": ("lamp", "灯泡"), "temperature": ("temperature", "温度"),
@@ -70,3 +70,25 @@ async def filter_hours(ctx: CheckContext) -> Outcome:
         return Outcome(Verdict.WARN, measured=measured, problem=text("filter due for cleaning", "滤网需清洁"),
                        advice=ADVICE["filter"])
     return Outcome(Verdict.PASS, measured=measured)
+
+
+@check("input_signal", capability=HasInputs, order=35, title=text("Input has a signal", "输入有信号"))
+async def input_signal(ctx: CheckContext) -> list[Outcome]:
+    """Judged only where the device can tell (PJLink class 2); after power on, so the lamp is lit."""
+    if "input_signal" not in ctx.device.state:
+        return []
+    if ctx.device.state.get("power") is not Power.ON:
+        return [Outcome(Verdict.NOT_DONE, problem=text("not powered on", "未开机"))]
+    from controller.checks.device import wait_for
+
+    # The first poll after warm-up reads the signal; give it one poll interval.
+    await wait_for(lambda: ctx.device.state.get("input_signal") is not None,
+                   within=ctx.runtime.config.poll_interval + ctx.device.timeout)
+    source = ctx.device.state.get("input")
+    if ctx.device.state.get("input_signal"):
+        return [Outcome(Verdict.PASS, measured=f"{source}: {ctx.device.state.get('input_resolution')}")]
+    return [Outcome(Verdict.FAIL, measured=f"{source}: no signal",
+                    problem=text(f"no signal on input {source}", f"输入 {source} 无信号"),
+                    advice=text("Check the source is on and its cable is in; select the input the source is on.",
+                                "确认信号源已开启、线缆已插好，并选择正确的输入。"),
+                    playbook="no-input-signal")]

@@ -26,7 +26,8 @@ class Lamp(StateModel):
 
 class HasInputs(Capability):
     name = "input"
-    state_keys = ("input", "inputs")
+    # input_signal / input_resolution: filled by devices that can tell (PJLink class 2 IRES)
+    state_keys = ("input", "inputs", "input_signal", "input_resolution")
 
     @abstractmethod
     def available_inputs(self) -> tuple[str, ...]:

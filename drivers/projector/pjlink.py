@@ -77,6 +77,8 @@ AVMT_STATES = {
     "20": AVMute(video=False, audio=False),
 }
 
+NO_SIGNAL = "-"  # IRES: the selected input carries no signal
+
 ERST_ORDER = ("fan", "lamp", "temperature", "cover", "filter", "other")
 ERST_LEVELS = {"0": Level.OK, "1": Level.WARNING, "2": Level.ERROR}
 
@@ -351,6 +353,10 @@ class PjlinkProjector(Device, HasPower, HasInputs, HasAVMute, HasFreeze, HasLamp
                 self._set("filter_hours", parse_hours(filt))
             if (frozen := await self._query_or_none("FREZ", pjlink_class=2)) is not None:
                 self._set("freeze", frozen == "1")
+            # IRES: the selected input's resolution, "-" when nothing is coming in (class 2 §4.18).
+            resolution = await self._query_or_none("IRES", pjlink_class=2) if power is Power.ON else None
+            self._set("input_resolution", resolution)
+            self._set("input_signal", None if resolution is None else resolution != NO_SIGNAL)
 
     # --- capabilities ---------------------------------------------------------------
 

@@ -161,3 +161,20 @@ async def test_cli_exit_codes_ready_not_ready_and_bad_config(tmp_path):
     _, err = await asyncio.wait_for(process.communicate(), 90)
     assert process.returncode == 2
     assert "rooms[0].selftest.thresholds.lamp_rated_hours" in err.decode()
+
+
+async def test_a_projector_on_an_input_with_no_signal_fails_with_its_playbook(controller):
+    from drivers.capabilities import SelectInput, SetPower
+
+    proj = controller.site.device("hall", "proj")
+    await controller.site.execute("hall", "proj", SetPower(on=True), actor="test")
+    await wait_until(lambda: proj.device.state.get("power") == "on", within=5, what="projector on")
+    source = next(name for name in proj.device.available_inputs() if name != "digital1")  # nothing plugged in there
+    await controller.site.execute("hall", "proj", SelectInput(input=source), actor="test")
+    await wait_until(lambda: proj.device.state.get("input_signal") is False, within=5, what="no signal seen")
+    report = await controller.selftest.run("hall")
+    signal = result(report, "proj", "input_signal")
+    assert signal.verdict is Verdict.FAIL and signal.playbook == "no-input-signal"
+    assert signal.problem["en"] == f"no signal on input {source}"
+    assert result(report, "epson", "power_on").verdict is Verdict.PASS  # ESC/VP21 cannot tell: not judged
+    assert not any(r.device == "epson" and r.check == "input_signal" for r in report.results)
