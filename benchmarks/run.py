@@ -10,7 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 BENCHMARKS = ["bench_pjlink", "bench_escvp21", "bench_serve", "bench_mqtt_lights", "bench_shure", "bench_xair",
-              "bench_scene", "bench_selftest", "bench_checkin", "bench_checkin_fleet", "bench_checkin_browser"]
+              "bench_scene", "bench_selftest", "bench_checkin", "bench_checkin_fleet", "bench_checkin_browser",
+              "bench_tablet"]
 
 
 def main(names: list[str]) -> int:

@@ -29,7 +29,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -140,7 +140,7 @@ class Session:
     created: datetime
     expires: datetime  # the absolute end (max_hours after sign-in)
     last_seen: datetime
-    persisted_seen: datetime = field(default=None)  # type: ignore[assignment]
+    persisted_seen: datetime | None = None  # the last_seen the store has; written again a minute on
 
     def caller(self) -> Caller:
         return Caller(name=self.name, role=self.role, room=self.room, via="session", session=self.id)
@@ -231,7 +231,7 @@ class SessionStore:
             await self.end(session, at=now)
             return None
         session.last_seen = now
-        if now - session.persisted_seen >= TOUCH_PERSIST_EVERY:
+        if session.persisted_seen is None or now - session.persisted_seen >= TOUCH_PERSIST_EVERY:
             session.persisted_seen = now
             await self._store.call(_touch_session, session.id, now.isoformat())
         return session

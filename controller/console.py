@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 SELFTEST_START_TIMEOUT = 5.0
 # Alerts looked at to tell which still stand (a clearing alert names the one it clears).
 ALERT_WINDOW = 200
+# Recent playbook runs looked at for the ones still running (a run ends within its steps' timeouts).
+RUN_WINDOW = 50
 
 RoomState = Literal["ready", "warnings", "not_ready", "in_meeting", "offline"]
 
@@ -180,11 +182,8 @@ class Console:
         records = getattr(controller, "routine_records", None)
         standing = standing_alerts(await records.alerts(room=room_id, limit=ALERT_WINDOW)) if records else []
         meeting = self._meeting(room_id)
-        playbooks = getattr(controller, "playbooks", None)
-        running_runs = 0
-        if playbooks is not None:
-            running_runs = sum(1 for run_id in playbooks.running()
-                               if (execution := playbooks._executions.get(run_id)) and execution.run.room == room_id)
+        runs = await records.runs(room=room_id, limit=RUN_WINDOW) if records else []
+        running_runs = sum(1 for run in runs if run.get("outcome") == "running")
         reasons: list[dict[str, str]] = []
         if devices and not online and all(d.supervisor.status in (Status.OFFLINE, Status.BAD_CONFIG) for d in devices):
             state: RoomState = "offline"

@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from controller.clock import Clock
 from controller.config import DeviceConfig, SiteConfig
 from controller.events import EventBus
@@ -114,9 +116,11 @@ class Site:
                 "status", room=room, device=config.id, data={"status": status.value, "reason": reason}, actor="supervisor"
             ),
         )
+        # Only the changed key is made JSON-ready: a whole snapshot per change costs a mixer's
+        # every channel on each meter reading.
         device.add_listener(
             lambda key, value: self.bus.publish(
-                "state", room=room, device=config.id, data={key: device.snapshot().get(key)}
+                "state", room=room, device=config.id, data={key: to_jsonable_python(value)}
             )
         )
         return DeviceRuntime(room, config, device, supervisor)

@@ -12,7 +12,7 @@ import pytest
 from controller.app import Controller
 from controller.config import ConfigError, parse_config
 from controller.fault_kinds import KINDS, FaultScope
-from drivers.capabilities import Power, SetPower
+from drivers.capabilities import Power, SelectInput, SetPower
 from drivers.status import Status
 from helpers import wait_for_status, wait_until
 from routine_helpers import AlertListener, ProjectOffice, around_now, next_event
@@ -38,7 +38,7 @@ rooms:
     playbooks:
       confirm_timeout: 0.5
       webhook: {webhook}
-      fallback_inputs: {{proj: digital2}}
+      fallback_inputs: {{proj: digital1}}
       kinds:
         device-offline:
           title: Device offline
@@ -227,14 +227,16 @@ async def test_no_input_signal_switches_to_the_fallback_input(controller):
     proj = controller.site.device("hall", "proj")
     await controller.site.execute("hall", "proj", SetPower(on=True), actor="test")
     await wait_until(lambda: proj.device.state.get("power") is Power.ON, within=5, what="projector on")
-    controller.config.room("hall").playbooks.confirm_timeout = 0.2
+    # Only digital1 has a source plugged in on the simulator; another input shows no signal.
+    empty = next(name for name in proj.device.available_inputs() if name != "digital1")
+    await controller.site.execute("hall", "proj", SelectInput(input=empty), actor="test")
+    await wait_until(lambda: proj.device.state.get("input_signal") is False, within=5, what="no signal seen")
     run = await controller.playbooks.run("hall", "no-input-signal", actor="av tech")
     switch = next(s for s in run.steps if s.name == "switch_input")
-    # PJLink reports no signal state: roomctl switches, then the technician must look at the screen.
-    assert run.steps[0].outcome == "unknown"
-    assert switch.outcome == "done" and switch.data["input"] == "digital2"
-    assert proj.device.state["input"] == "digital2"
-    assert run.outcome == "escalated"  # nobody looked
+    assert run.steps[0].outcome == "present"  # PJLink class 2 says so itself (IRES)
+    assert switch.outcome == "resolved" and switch.data["input"] == "digital1"
+    assert proj.device.state["input"] == "digital1" and proj.device.state["input_signal"] is True
+    assert run.outcome == "resolved"
 
 
 AUDIO_ROOM = """\
