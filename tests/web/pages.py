@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to a scratch folder unless ROOMCTL_SCREENSHOTS names one (set it to
+# docs/screenshots to refresh the README's pictures): a test run must not rewrite the repo.
+SHOTS = Path(os.environ.get("ROOMCTL_SCREENSHOTS") or tempfile.mkdtemp(prefix="roomctl-shots-"))
 # A tap or a device change is on the page in tens of milliseconds; this bounds a broken page.
 DRAWN = 10_000  # ms
 # A self-test takes seconds (the speak test listens up to its speak_within).

@@ -1,7 +1,7 @@
 """The tablet page in a real headless Chromium against the simulated hall: a tap drives the
 simulators over their wires and the page shows what the devices report; another room's
 tablet is refused; the page rides out a controller restart. Screenshots go to
-docs/screenshots/ (the README shows them)."""
+the folder ROOMCTL_SCREENSHOTS names, when set (the README shows them)."""
 
 from __future__ import annotations
 
