@@ -141,6 +141,9 @@ async def _run_controller(config, *, check: bool, check_timeout: float = DEMO_CH
         return 3
     try:
         print(f"roomctl {config.site}: API at {controller.url}  (docs: {controller.url}/docs)", flush=True)
+        print(f"  technician console: {controller.url}/console", flush=True)
+        for room in config.rooms:
+            print(f"  tablet, {room.name or room.id}: {controller.url}/tablet/{room.id}", flush=True)
         if check:
             missing = await controller.wait_until_online(check_timeout)
             print(render_status(controller.site), flush=True)
