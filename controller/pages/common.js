@@ -159,6 +159,15 @@ const Roomctl = (() => {
     return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
   }
 
+  // The parts every page shares: the language button and the name-and-PIN sign-in form.
+  function frameTexts() {
+    document.documentElement.lang = language();
+    for (const [id, key] of [["lang", "language"], ["login-title", "signInTitle"], ["login-user-label", "user"],
+                             ["login-pin-label", "pin"], ["login-submit", "signIn"]]) {
+      document.getElementById(id).textContent = t(key);
+    }
+  }
+
   addTexts({
     "zh-CN": {unreachable: "无法连接控制器", connecting: "正在连接…", live: "已连接", offline: "控制器无法连接",
               retrying: "正在重新连接（第 {n} 次，{s} 秒后）…", denied: "令牌无效或已过期", language: "English",
@@ -169,6 +178,6 @@ const Roomctl = (() => {
          signOut: "Sign out", signInTitle: "Sign in with your name and PIN"},
   });
 
-  return {addTexts, language, setLanguage, t, pick, takeToken, ApiError, client, connect, el, time, dateTime,
+  return {addTexts, frameTexts, language, setLanguage, t, pick, takeToken, ApiError, client, connect, el, time, dateTime,
           debounce};
 })();

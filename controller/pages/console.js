@@ -63,13 +63,8 @@
   // --- frame ------------------------------------------------------------------------------------
 
   function texts() {
-    document.documentElement.lang = R.language();
-    document.getElementById("lang").textContent = t("language");
+    R.frameTexts();
     document.getElementById("console-title").textContent = t("console");
-    document.getElementById("login-title").textContent = t("signInTitle");
-    document.getElementById("login-user-label").textContent = t("user");
-    document.getElementById("login-pin-label").textContent = t("pin");
-    document.getElementById("login-submit").textContent = t("signIn");
     document.getElementById("sign-out").textContent = t("signOut");
   }
 

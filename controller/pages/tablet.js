@@ -44,13 +44,8 @@
   // --- static texts ---------------------------------------------------------------------------
 
   function texts() {
-    document.documentElement.lang = R.language();
-    document.getElementById("lang").textContent = t("language");
+    R.frameTexts();
     document.getElementById("glance-title").textContent = t("glance");
-    document.getElementById("login-title").textContent = t("signInTitle");
-    document.getElementById("login-user-label").textContent = t("user");
-    document.getElementById("login-pin-label").textContent = t("pin");
-    document.getElementById("login-submit").textContent = t("signIn");
   }
 
   document.getElementById("lang").addEventListener("click", () => {
