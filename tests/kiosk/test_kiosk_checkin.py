@@ -186,3 +186,31 @@ def test_a_replica_entry_that_differs_from_the_copy_held_is_refused(desk):
     altered = Entry(**{**entry.__dict__, "ref": "BBBBBBBBBBBBB"})
     with pytest.raises(InvalidRequest):
         apply_entries(db, entry.origin, [altered])
+
+
+def test_a_replica_entry_reusing_another_entrys_nonce_is_refused_and_nothing_of_its_batch_stays(desk):
+    db = desk.store.connect()
+    first = Entry("desk-b.00000002", 1, "n1", "AAAAAAAAAAAAA", "plenary", "in", iso(STARTS), "desk-b")
+    apply_entries(db, first.origin, [first])
+    fresh = Entry("desk-b.00000002", 2, "n2", "CCCCCCCCCCCCC", "plenary", "in", iso(STARTS), "desk-b")
+    reused = Entry("desk-b.00000002", 3, "n1", "BBBBBBBBBBBBB", "plenary", "in", iso(STARTS), "desk-b")
+    db.execute("BEGIN IMMEDIATE")  # as the store runs it: the batch in one transaction
+    with pytest.raises(InvalidRequest, match="nonce"):
+        apply_entries(db, first.origin, [fresh, reused])
+    db.execute("ROLLBACK")
+    assert db.execute("SELECT seq, nonce FROM checkins ORDER BY seq").fetchall() == [(1, "n1")]
+    assert db.execute("SELECT contiguous FROM replicas").fetchall() == [(1,)]
+    db.close()
+
+
+def test_the_contiguous_mark_stops_at_the_first_gap_and_moves_on_when_it_is_filled(desk):
+    db = desk.store.connect()
+    origin = "desk-b.00000002"
+
+    def entry(seq: int) -> Entry:
+        return Entry(origin, seq, f"n{seq}", "AAAAAAAAAAAAA", "plenary", "out", iso(STARTS), "desk-b")
+
+    assert apply_entries(db, origin, [entry(1), entry(2), entry(4), entry(5)]).contiguous == 2
+    assert apply_entries(db, origin, [entry(5)]).contiguous == 2  # a replay changes nothing
+    assert apply_entries(db, origin, [entry(3)]).contiguous == 5
+    db.close()
