@@ -19,6 +19,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from controller.local import CannotRun, local_controller
@@ -207,66 +208,60 @@ def _http_failure(exc: Exception, url: str) -> int:
     return EXIT_COULD_NOT_RUN
 
 
-async def _remote_playbook(args) -> int:
+async def _follow_remote(args, start: str, body: dict, *, running: Callable[[dict], bool], poll: Callable[[dict], str],
+                         owner_key: str, answer: Callable[[dict, dict, bool], tuple[str, dict]]) -> dict | int:
+    """Start a routine on a running controller, answer its steps from this terminal until it ends.
+
+    ``running(state)`` says whether it goes on; ``poll(state)`` is the path to read it
+    again; prompts whose ``owner_key`` names it are this routine's; ``answer(state,
+    prompt, done)`` gives the path and body that answer one. Returns the last state, or
+    an exit code when the controller could not be reached or refused.
+    """
     if not args.token:
         print("roomctl: a token is needed: --token or $ROOMCTL_TOKEN", file=sys.stderr)
         return EXIT_CONFIG
     base = args.url.rstrip("/")
     terminal = TerminalAnswers(args.lang) if sys.stdin.isatty() else None
     try:
-        body = {k: v for k, v in (("device", args.device), ("channel", args.channel)) if v is not None}
-        run = await _call(f"{base}/api/rooms/{args.room}/playbooks/{args.kind}", token=args.token, body=body)
+        state = await _call(f"{base}{start}", token=args.token, body=body)
         asked: set[str] = set()
-        while run["outcome"] == "running":
+        while running(state):
             prompts = await _call(f"{base}/api/prompts?room={args.room}") if terminal is not None else []
-            fresh = [p for p in prompts if p.get("run") == run["id"] and p["id"] not in asked]
+            fresh = [p for p in prompts if p.get(owner_key) == state["id"] and p["id"] not in asked]
             for prompt in fresh:
                 asked.add(prompt["id"])
-                answer = await terminal.ask(prompt["message"], prompt["timeout_s"])
-                if answer is not None:
-                    try:
-                        await _call(f"{base}/api/playbook-runs/{run['id']}/confirm", token=args.token,
-                                    body={"done": answer})
-                    except urllib.error.HTTPError as exc:
-                        if exc.code != 409:  # 409: the step timed out meanwhile and the run escalated
-                            raise
+                done = await terminal.ask(prompt["message"], prompt["timeout_s"])
+                if done is None:
+                    continue  # end of input: the step times out on the controller
+                path, reply = answer(state, prompt, done)
+                try:
+                    await _call(f"{base}{path}", token=args.token, body=reply)
+                except urllib.error.HTTPError as exc:
+                    if exc.code != 409:  # 409: the step timed out meanwhile and the routine went on
+                        raise
             if not fresh:
                 await asyncio.sleep(REMOTE_POLL)
-            run = await _call(f"{base}/api/playbook-runs/{run['id']}")
+            state = await _call(f"{base}{poll(state)}")
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return _http_failure(exc, args.url)
-    return _print_run(run, args)
+    return state
+
+
+async def _remote_playbook(args) -> int:
+    body = {k: v for k, v in (("device", args.device), ("channel", args.channel)) if v is not None}
+    run = await _follow_remote(
+        args, f"/api/rooms/{args.room}/playbooks/{args.kind}", body,
+        running=lambda run: run["outcome"] == "running", poll=lambda run: f"/api/playbook-runs/{run['id']}",
+        owner_key="run", answer=lambda run, prompt, done: (f"/api/playbook-runs/{run['id']}/confirm", {"done": done}))
+    return run if isinstance(run, int) else _print_run(run, args)
 
 
 async def _remote_post_meeting(args) -> int:
-    if not args.token:
-        print("roomctl: a token is needed: --token or $ROOMCTL_TOKEN", file=sys.stderr)
-        return EXIT_CONFIG
-    base = args.url.rstrip("/")
-    terminal = TerminalAnswers(args.lang) if sys.stdin.isatty() else None
-    try:
-        record = await _call(f"{base}/api/rooms/{args.room}/post-meeting", token=args.token,
-                             body={"technician": args.technician})
-        asked: set[str] = set()
-        while record["state"] == "running":
-            prompts = await _call(f"{base}/api/prompts?room={args.room}")
-            fresh = [p for p in prompts if p.get("record") == record["id"] and p["id"] not in asked]
-            for prompt in fresh if terminal is not None else []:
-                asked.add(prompt["id"])
-                answer = await terminal.ask(prompt["message"], prompt["timeout_s"])
-                if answer is not None:
-                    try:
-                        await _call(f"{base}/api/prompts/{prompt['id']}", token=args.token,
-                                    body={"confirmed": answer})
-                    except urllib.error.HTTPError as exc:
-                        if exc.code != 409:
-                            raise
-            if not fresh:
-                await asyncio.sleep(REMOTE_POLL)
-            record = await _call(f"{base}/api/post-meeting/{record['id']}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return _http_failure(exc, args.url)
-    return _print_post_meeting(record, args)
+    record = await _follow_remote(
+        args, f"/api/rooms/{args.room}/post-meeting", {"technician": args.technician},
+        running=lambda record: record["state"] == "running", poll=lambda record: f"/api/post-meeting/{record['id']}",
+        owner_key="record", answer=lambda record, prompt, done: (f"/api/prompts/{prompt['id']}", {"confirmed": done}))
+    return record if isinstance(record, int) else _print_post_meeting(record, args)
 
 
 def _playbook_list(args) -> int:

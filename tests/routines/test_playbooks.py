@@ -414,3 +414,42 @@ async def test_cli_asks_a_running_controller_and_shows_its_runs(controller):
     assert code == 1 and '"outcome": "escalated"' in out
     code, _, err = await roomctl("playbook", "run", "hall", "volcano", "--token", TOKEN)
     assert code == 2 and "no playbook 'volcano'" in err
+
+
+async def test_cli_on_a_terminal_answers_a_running_controllers_step_and_the_run_resolves(tmp_path, office):
+    """`roomctl playbook run --url` at a terminal (a pseudo-terminal here): the technician
+    closes the cover, presses Enter at the prompt, and the controller's run resolves."""
+    import os
+    import pty
+
+    text = site_text(tmp_path, office.url).replace("confirm_timeout: 0.5", "confirm_timeout: 30")
+    controller = Controller(parse_config(text))
+    await controller.start()
+    try:
+        assert not await controller.wait_until_online(10)
+        simulator(controller, "hall/proj").inject("cover_open")
+        await wait_for_status(controller.site.device("hall", "proj").supervisor, Status.FAULT, within=3)
+        main, terminal = pty.openpty()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "controller.cli", "playbook", "run", "hall", "projector-cover", "--url",
+            controller.url, "--token", TOKEN, stdin=terminal, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        os.close(terminal)
+        try:
+            out = b""
+            while b">>>" not in out:  # the step's question, printed when the CLI finds the prompt
+                chunk = await asyncio.wait_for(process.stdout.read(256), 30)
+                assert chunk, f"the CLI ended before asking: {out!r}"
+                out += chunk
+            assert b"Main projector" in out
+            simulator(controller, "hall/proj").clear_faults("cover_open")  # the technician closes the cover
+            os.write(main, b"\n")  # ... and presses Enter: done
+            rest, err = await asyncio.wait_for(process.communicate(), 60)
+        finally:
+            os.close(main)
+        text = (out + rest).decode()
+        assert process.returncode == 0, (text, err.decode())
+        assert "Projector lamp cover open — Main projector (hall): RESOLVED" in text
+        assert "(by " in text  # the confirmation names who answered
+    finally:
+        await controller.stop()

@@ -206,3 +206,38 @@ def test_a_baseline_scene_the_room_does_not_have_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as error:
         parse_config(text)
     assert "post_meeting.baseline_scene: no scene 'tidy' in room hall" in error.value.problems[0].message
+
+
+async def test_cli_post_meeting_on_a_terminal_asks_a_running_controller_and_answers_its_damage_checks(tmp_path):
+    """`roomctl post-meeting --url` with a pseudo-terminal as its input: each damage check
+    comes to the terminal; Enter confirms it; the record comes back signed."""
+    import os
+    import pty
+
+    config = room_text(tmp_path, damage_timeout=30).replace("switch_off_within: 20", "switch_off_within: 0.5")
+    controller = await started(config)
+    try:
+        main, terminal = pty.openpty()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "controller.cli", "post-meeting", "hall", "--technician", "Li Wei", "--url",
+            controller.url, "--token", TOKEN, stdin=terminal, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        os.close(terminal)
+        out = b""
+        try:
+            answered = 0
+            while chunk := await asyncio.wait_for(process.stdout.read(256), 30):  # until the CLI ends
+                out += chunk
+                while out.count(b">>>") > answered:  # every question it asks: Enter, done
+                    os.write(main, b"\n")
+                    answered += 1
+            _, err = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            os.close(main)
+        text = out.decode()
+        assert process.returncode == 1, (text, err.decode())  # the transmitters were left on: inventory incomplete
+        for mic in ("Mic 1 — Chair", "Mic 2 — Guest", "Mic 3 — Floor", "Mic 4 — Spare"):
+            assert f"damage check {mic}: undamaged" in text, text
+        assert "session log: signed by Li Wei" in text
+    finally:
+        await controller.stop()
