@@ -1,16 +1,19 @@
-"""A Shure ULX-D / QLX-D digital wireless receiver on TCP 2202 (Shure command strings).
+"""A Shure digital wireless receiver on TCP 2202: ULX-D / QLX-D, SLX-D or Axient Digital.
 
-Written from Shure's "ULX-D Command Strings", not from our driver. The receiver holds
-1, 2 or 4 channels; each has a transmitter that can be switched on and off, whose
-battery drains over the injected clock (so a test or the demo can run hours in
-seconds), a "talker" that makes the channel's audio level move, RF level with
+Written from Shure's command strings documents (ULX-D, SLX-D, Axient Digital), not
+from our driver; the model (``--model SLXD4D``, ``AD4Q``; default ULXD4D) picks the
+family whose dialect it speaks — parameter names, scales, widths and SAMPLE layout
+are in ``DIALECTS``. The receiver holds 1, 2 or 4 channels; each has a transmitter
+that can be switched on and off, whose battery drains over the injected clock (so a
+test or the demo can run hours in seconds), a "talker" that makes the channel's audio level move, RF level with
 diversity between antennas A and B, and interference. It answers GET and SET with
 REP, refuses what it cannot do with REP ERR, reports every non-metered change on its
 own to every connection, and sends SAMPLE meters at each channel's METER_RATE.
 
 A simplification: when RF is lost (out of range, antenna cable off) the receiver keeps
 reporting the transmitter and battery it last heard, while RF and audio fall to the
-bottom of their scales; only a transmitter switched off reports TX_TYPE UNKN.
+bottom of their scales; only a transmitter switched off reports no model (TX_TYPE UNKN,
+TX_MODEL UNKNOWN).
 """
 
 from __future__ import annotations
@@ -39,14 +42,62 @@ METER_RATE_MAX_MS = 99999
 NOISE_FLOOR_DBFS = -50       # AUDIO_LVL 000: the bottom of the receiver's meter
 HEALTHY_RF_DBM = -58         # a well-placed handheld across a meeting room
 
-MODELS = {  # model -> (channels, has AUDIO_MUTE)
-    "ULXD4": (1, True), "ULXD4D": (2, True), "ULXD4Q": (4, True), "QLXD4": (1, False),
+MODELS = {  # model -> (channels, family, has AUDIO_MUTE)
+    "ULXD4": (1, "ulxd", True), "ULXD4D": (2, "ulxd", True), "ULXD4Q": (4, "ulxd", True),
+    "QLXD4": (1, "ulxd", False),
+    "SLXD4": (1, "slxd", False), "SLXD4D": (2, "slxd", False),
+    "AD4D": (2, "axient", True), "AD4Q": (4, "axient", True),
 }
-TRANSMITTER_MODELS = ("ULXD2", "ULXD1", "QLXD2", "QLXD1", "ULXD6", "ULXD8")
-
-# Field widths of the braced strings in REP, as the receiver pads them.
-NAME_WIDTH, DEVICE_ID_WIDTH, FW_WIDTH, MODEL_WIDTH = 8, 8, 18, 32
+MODEL_WIDTH = 32
 NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"#$%&'()*+,-./:;<=?@[\\]^_`~ ")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one family names and scales things on the wire, from its command strings document."""
+
+    family: str
+    transmitter_param: str          # the transmitter's model
+    no_transmitter: str             # what that parameter says when none is on
+    transmitter_model: str          # the model our simulated transmitter reports
+    battery: dict[str, str]         # figure -> parameter; figures the family does not report are absent
+    name_width: int                 # CHAN_NAME as REP pads it
+    name_set_width: int             # the longest name SET x CHAN_NAME takes
+    device_id_width: int
+    firmware_width: int
+    frequency_digits: int           # FREQUENCY in kHz, zero-padded to this many digits
+    interference: tuple[str, str, str] | None  # (parameter, no interference, interference)
+    audio_floor_dbfs: int           # the bottom of the audio meter
+    rf_floor_dbm: int               # the bottom of the RF meter: nothing received
+    meter_rate_max_ms: int
+
+
+DIALECTS = {
+    "ulxd": Dialect(
+        family="ulxd", transmitter_param="TX_TYPE", no_transmitter="UNKN", transmitter_model="ULXD2",
+        battery={"bars": "BATT_BARS", "percent": "BATT_CHARGE", "minutes": "BATT_RUN_TIME", "type": "BATT_TYPE"},
+        name_width=8, name_set_width=8, device_id_width=8, firmware_width=18, frequency_digits=6,
+        interference=("RF_INT_DET", "NONE", "CRITICAL"), audio_floor_dbfs=NOISE_FLOOR_DBFS, rf_floor_dbm=-128,
+        meter_rate_max_ms=99999,
+    ),
+    # SLX-D: TX_MODEL and two battery figures; no mute, no interference report; names pad
+    # to 31 in REP but SET takes 8; FREQUENCY 7 digits; levels and RSSI are value - 120.
+    "slxd": Dialect(
+        family="slxd", transmitter_param="TX_MODEL", no_transmitter="UNKNOWN", transmitter_model="SLXD2",
+        battery={"bars": "TX_BATT_BARS", "minutes": "TX_BATT_MINS"},
+        name_width=31, name_set_width=8, device_id_width=8, firmware_width=24, frequency_digits=7,
+        interference=None, audio_floor_dbfs=-120, rf_floor_dbm=-120, meter_rate_max_ms=65535,
+    ),
+    "axient": Dialect(
+        family="axient", transmitter_param="TX_MODEL", no_transmitter="UNKNOWN", transmitter_model="AD2",
+        battery={"bars": "TX_BATT_BARS", "percent": "TX_BATT_CHARGE_PERCENT", "minutes": "TX_BATT_MINS",
+                 "type": "TX_BATT_TYPE"},
+        name_width=31, name_set_width=31, device_id_width=31, firmware_width=24, frequency_digits=7,
+        interference=("INTERFERENCE_STATUS", "NONE", "DETECTED"), audio_floor_dbfs=-120, rf_floor_dbm=-120,
+        meter_rate_max_ms=65535,
+    ),
+}
+DIVERSITY_SPREAD_DB = 6  # the antenna not chosen hears the transmitter a little weaker
 
 
 class Refused(Exception):
@@ -62,7 +113,7 @@ class Channel:
     muted: bool = False
     meter_rate_ms: int = 0
     next_sample: float = math.inf  # real monotonic time of the next SAMPLE
-    transmitter_model: str = "ULXD2"
+    transmitter_model: str = "ULXD2"  # set from the dialect
     transmitter_on: bool = True
     battery_type: str = "LION"
     charge_at_switch_on: float = 1.0  # 0-1
@@ -75,7 +126,7 @@ class Channel:
 
 class ShureSimulator(TcpLineSimulator):
     protocol = "shure"
-    description = "Shure ULX-D/QLX-D wireless receiver (TCP command strings, REP and SAMPLE)"
+    description = "Shure ULX-D/QLX-D, SLX-D or Axient Digital wireless receiver (TCP command strings, REP and SAMPLE)"
     DEFAULT_PORT = DEFAULT_PORT
     terminator = b">"
     reply_terminator = b">"
@@ -101,7 +152,8 @@ class ShureSimulator(TcpLineSimulator):
         super().__init__(host=host, port=port, clock=clock)
         if model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
-        count, self.has_mute = MODELS[model]
+        count, family, self.has_mute = MODELS[model]
+        self.dialect = DIALECTS[family]
         count = int(channels or count)
         if not 1 <= count <= 4:
             raise ValueError("a receiver has 1-4 channels")
@@ -114,9 +166,10 @@ class ShureSimulator(TcpLineSimulator):
         now = self.clock()
         self.channels: dict[int, Channel] = {}
         for n in range(1, count + 1):
-            channel = Channel(n, _name(names[n - 1] if n <= len(names) else f"MIC {n}"),
+            name = names[n - 1] if n <= len(names) else f"MIC {n}"
+            channel = Channel(n, _name(name, width=self.dialect.name_set_width),
                               int(frequencies[n - 1] if n <= len(frequencies) else 578350 + 1000 * n),
-                              transmitter_model=TRANSMITTER_MODELS[0], transmitter_on=n in with_transmitter,
+                              transmitter_model=self.dialect.transmitter_model, transmitter_on=n in with_transmitter,
                               charge_at_switch_on=float(battery_charge), switched_on_at=now, estimate_from=now)
             channel.talking = n in {int(t) for t in talk}
             self.channels[n] = channel
@@ -213,8 +266,16 @@ class ShureSimulator(TcpLineSimulator):
 
     def _rf_dbm(self, ch: Channel) -> int:
         if not self._linked(ch):
-            return -128  # nothing received: the bottom of the scale
+            return self.dialect.rf_floor_dbm  # nothing received: the bottom of the scale
         return self.rf_dbm + self._random.randint(-2, 2)
+
+    def _rssi_by_antenna(self, ch: Channel) -> tuple[int, int]:
+        """RSSI at antennas A and B: the chosen one hears the transmitter best."""
+        best = self._rf_dbm(ch)
+        if not self._linked(ch):
+            return best, best
+        other = max(self.dialect.rf_floor_dbm, best - DIVERSITY_SPREAD_DB)
+        return (best, other) if self._antenna(ch) == "AX" else (other, best)
 
     def _antenna(self, ch: Channel) -> str:
         if not self._linked(ch):
@@ -222,56 +283,101 @@ class ShureSimulator(TcpLineSimulator):
         return "AX" if int(self.clock() * 2 + ch.number) % 2 else "XB"  # diversity flips between antennas
 
     def _audio_dbfs(self, ch: Channel) -> float:
+        floor = self.dialect.audio_floor_dbfs
         if not self._linked(ch) or not ch.talking:
-            return NOISE_FLOOR_DBFS
+            return floor
         # Syllables: the level swings a few dB around the talker's level.
         swing = 4 * math.sin(self.clock() * 7.3 + ch.number) + self._random.uniform(-2, 2)
-        return min(0.0, max(NOISE_FLOOR_DBFS, ch.talker_dbfs + swing + (ch.gain - 18)))
+        return min(0.0, max(floor, ch.talker_dbfs + swing + (ch.gain - 18)))
+
+    def _peak_dbfs(self, rms_dbfs: float) -> float:
+        """A voice's peaks stand some 10 dB above its RMS level."""
+        if rms_dbfs <= self.dialect.audio_floor_dbfs:
+            return rms_dbfs
+        return min(0.0, rms_dbfs + 10)
 
     # --- the values as the receiver reports them ------------------------------------------------
 
     def _battery(self, ch: Channel) -> dict[str, str]:
         if not self._transmitting(ch):
-            return {"BATT_BARS": "255", "BATT_CHARGE": "255", "BATT_RUN_TIME": "65535", "BATT_TYPE": "UNKN"}
-        charge = self._charge(ch)
-        if self.clock() < ch.estimate_from and not self._affected(Fault.BATTERY_FLAT, ch):
-            runtime = 65534
+            figures = {"bars": "255", "percent": "255", "minutes": "65535", "type": "UNKN"}
         else:
-            runtime = int(charge * self.battery_seconds / 60)
-        return {
-            "BATT_BARS": f"{math.ceil(charge * 5):03d}",
-            "BATT_CHARGE": f"{round(charge * 100):03d}",
-            "BATT_RUN_TIME": f"{runtime:05d}",
-            "BATT_TYPE": ch.battery_type,
-        }
+            charge = self._charge(ch)
+            if self.clock() < ch.estimate_from and not self._affected(Fault.BATTERY_FLAT, ch):
+                runtime = 65534
+            else:
+                runtime = int(charge * self.battery_seconds / 60)
+            figures = {
+                "bars": f"{math.ceil(charge * 5):03d}",
+                "percent": f"{round(charge * 100):03d}",
+                "minutes": f"{runtime:05d}",
+                "type": ch.battery_type,
+            }
+        return {param: figures[figure] for figure, param in self.dialect.battery.items()}
 
     def _reportable(self, ch: Channel) -> dict[str, str]:
         """Every non-metered channel value, formatted for REP: changes are reported unasked."""
+        d = self.dialect
         values = {
-            "CHAN_NAME": "{" + ch.name.ljust(NAME_WIDTH) + "}",
-            "FREQUENCY": f"{ch.frequency_khz:06d}",
-            "TX_TYPE": ch.transmitter_model if self._transmitting(ch) else "UNKN",
+            "CHAN_NAME": "{" + ch.name.ljust(d.name_width) + "}",
+            "FREQUENCY": f"{ch.frequency_khz:0{d.frequency_digits}d}",
+            d.transmitter_param: ch.transmitter_model if self._transmitting(ch) else d.no_transmitter,
             "AUDIO_GAIN": f"{ch.gain:03d}",
-            "RF_INT_DET": "CRITICAL" if self._affected(Fault.INTERFERENCE, ch) else "NONE",
             "METER_RATE": f"{ch.meter_rate_ms:05d}",
             **self._battery(ch),
         }
+        if d.interference is not None:
+            param, clear, detected = d.interference
+            values[param] = detected if self._affected(Fault.INTERFERENCE, ch) else clear
         if self.has_mute:
             values["AUDIO_MUTE"] = "ON" if ch.muted else "OFF"
         return values
 
     def _metered(self, ch: Channel) -> dict[str, str]:
-        return {
-            "RF_ANTENNA": self._antenna(ch),
-            "RX_RF_LVL": f"{self._rf_dbm(ch) + 128:03d}",
-            "AUDIO_LVL": f"{round(self._audio_dbfs(ch)) + 50:03d}",
+        """Metered values (no REP when they change); RSSI, one REP per antenna, is in ``_rssi_reps``."""
+        audio = self._audio_dbfs(ch)
+        if self.dialect.family == "ulxd":
+            return {
+                "RF_ANTENNA": self._antenna(ch),
+                "RX_RF_LVL": f"{self._rf_dbm(ch) + 128:03d}",
+                "AUDIO_LVL": f"{round(audio) + 50:03d}",
+            }
+        values = {
+            "AUDIO_LEVEL_PEAK": f"{round(self._peak_dbfs(audio)) + 120:03d}",
+            "AUDIO_LEVEL_RMS": f"{round(audio) + 120:03d}",
         }
+        if self.dialect.family == "axient":
+            values["ANTENNA_STATUS"] = "BB" if self._linked(ch) else "XX"
+            values["CHAN_QUALITY"] = f"{5 if self._linked(ch) else 0:03d}" if self._transmitting(ch) else "255"
+        return values
+
+    def _rssi_reps(self, ch: Channel) -> bytes:
+        """``< GET x RSSI 0 >`` on SLX-D and Axient: one REP per antenna."""
+        return b"".join(_rep(ch.number, "RSSI", f"{antenna} {dbm + 120:03d}")
+                        for antenna, dbm in enumerate(self._rssi_by_antenna(ch), start=1))
+
+    def _sample(self, ch: Channel) -> bytes:
+        m = self._metered(ch)
+        if self.dialect.family == "ulxd":  # < SAMPLE x ALL nn aaa eee >
+            fields = [m["RF_ANTENNA"], m["RX_RF_LVL"], m["AUDIO_LVL"]]
+        elif self.dialect.family == "slxd":  # < SAMPLE x ALL ppp rrr sss >: one combined RSSI
+            fields = [m["AUDIO_LEVEL_PEAK"], m["AUDIO_LEVEL_RMS"], f"{max(self._rssi_by_antenna(ch)) + 120:03d}"]
+        else:  # < SAMPLE x ALL qual audBitmap audPeak audRms antStatus rfBitmapA rssiA rfBitmapB rssiB >
+            quality = m["CHAN_QUALITY"]
+            rms = int(m["AUDIO_LEVEL_RMS"]) - 120
+            lit = sum(rms >= step for step in (-60, -50, -40, -30, -20, -12, -6))
+            fields = [quality, f"{(1 << lit) - 1:03d}", m["AUDIO_LEVEL_PEAK"], m["AUDIO_LEVEL_RMS"],
+                      m["ANTENNA_STATUS"]]
+            for dbm in self._rssi_by_antenna(ch):
+                bars = sum(dbm >= step for step in (-90, -83, -77, -70, -25))
+                fields += [f"{(1 << bars) - 1:02d}", f"{dbm + 120:03d}"]
+        return f"< SAMPLE {ch.number} ALL {' '.join(fields)} >".encode()
 
     def _device_values(self) -> dict[str, str]:
         return {
             "MODEL": "{" + self.model.ljust(MODEL_WIDTH) + "}",
-            "DEVICE_ID": "{" + self.device_id.ljust(DEVICE_ID_WIDTH) + "}",
-            "FW_VER": "{" + self.firmware.ljust(FW_WIDTH) + "}",
+            "DEVICE_ID": "{" + self.device_id.ljust(self.dialect.device_id_width) + "}",
+            "FW_VER": "{" + self.firmware.ljust(self.dialect.firmware_width) + "}",
         }
 
     # --- requests ---------------------------------------------------------------------------------
@@ -312,7 +418,11 @@ class ShureSimulator(TcpLineSimulator):
                 for ch in targets:
                     values = {**self._reportable(ch), **self._metered(ch)}
                     lines += [_rep(ch.number, k, v) for k, v in values.items()]
+                    if self.dialect.family != "ulxd":
+                        lines.append(self._rssi_reps(ch))
                 return b"".join(lines)
+            if param == "RSSI" and self.dialect.family != "ulxd":
+                return b"".join(self._rssi_reps(ch) for ch in targets)
             return b"".join(_rep(ch.number, param, self._value(ch, param)) for ch in targets)
         if value is None or value == "":
             raise Refused()
@@ -349,16 +459,16 @@ class ShureSimulator(TcpLineSimulator):
         elif param == "CHAN_NAME":
             if not (value.startswith("{") and value.endswith("}")):
                 raise Refused()
-            ch.name = _name(value[1:-1].strip(), strict=True)
+            ch.name = _name(value[1:-1].strip(), strict=True, width=self.dialect.name_set_width)
         elif param == "FREQUENCY":
-            if not value.isdigit() or len(value) != 6:
+            if not value.isdigit() or len(value) not in {6, self.dialect.frequency_digits}:
                 raise Refused()
             ch.frequency_khz = int(value)
         elif param == "METER_RATE":
             if not value.isdigit() or len(value) > 5:
                 raise Refused()
             rate = int(value)
-            if rate and not METER_RATE_MIN_MS <= rate <= METER_RATE_MAX_MS:
+            if rate and not METER_RATE_MIN_MS <= rate <= min(METER_RATE_MAX_MS, self.dialect.meter_rate_max_ms):
                 raise Refused()
             ch.meter_rate_ms = rate
             ch.next_sample = time.monotonic() + rate / 1000 if rate else math.inf
@@ -368,9 +478,10 @@ class ShureSimulator(TcpLineSimulator):
     def _set_device(self, rest: list[str]) -> bytes:
         if rest[0] == "DEVICE_ID" and len(rest) >= 2:
             value = " ".join(rest[1:]).strip()
-            if not (value.startswith("{") and value.endswith("}")) or len(value) - 2 > DEVICE_ID_WIDTH:
+            width = self.dialect.device_id_width
+            if not (value.startswith("{") and value.endswith("}")) or len(value) - 2 > width:
                 raise Refused()
-            self.device_id = _name(value[1:-1].strip(), strict=True)
+            self.device_id = _name(value[1:-1].strip(), strict=True, width=width)
             reply = _rep(None, "DEVICE_ID", self._device_values()["DEVICE_ID"])
             self._push(reply)
             return reply
@@ -409,8 +520,7 @@ class ShureSimulator(TcpLineSimulator):
             if now < ch.next_sample:
                 continue
             ch.next_sample = max(ch.next_sample + ch.meter_rate_ms / 1000, now)
-            m = self._metered(ch)
-            self._push(f"< SAMPLE {ch.number} ALL {m['RF_ANTENNA']} {m['RX_RF_LVL']} {m['AUDIO_LVL']} >".encode())
+            self._push(self._sample(ch))
 
     async def _watch_loop(self) -> None:
         while True:
@@ -427,7 +537,9 @@ class ShureSimulator(TcpLineSimulator):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model", choices=sorted(MODELS), help="receiver model (default ULXD4D, 2 channels)")
+        parser.add_argument("--model", choices=sorted(MODELS),
+                            help="receiver model, and so the dialect: ULX-D/QLX-D, SLX-D (SLXD4, SLXD4D) or "
+                                 "Axient Digital (AD4D, AD4Q) (default ULXD4D, 2 channels)")
         parser.add_argument("--channels", type=int, help="channel count (default: the model's)")
         parser.add_argument("--talk", help="channels with someone talking, e.g. 1,2")
         parser.add_argument("--battery-hours", type=float, help=f"hours a full battery lasts (default {BATTERY_HOURS:g})")
@@ -453,8 +565,8 @@ def _rep(channel: int | None, param: str, value: str) -> bytes:
     return f"< REP {middle} {value} >".encode("ascii")
 
 
-def _name(name: str, *, strict: bool = False) -> str:
-    if strict and (len(name) > NAME_WIDTH or not set(name) <= NAME_CHARS):
+def _name(name: str, *, strict: bool = False, width: int = 8) -> str:
+    if strict and (len(name) > width or not set(name) <= NAME_CHARS):
         raise Refused()
     cleaned = "".join(c for c in name if c in NAME_CHARS)
-    return cleaned[:NAME_WIDTH]
+    return cleaned[:width]

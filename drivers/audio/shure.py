@@ -1,14 +1,23 @@
-"""Shure digital wireless receivers (ULX-D, QLX-D command set) over TCP 2202.
+"""Shure digital wireless receivers over TCP 2202: ULX-D / QLX-D, SLX-D and Axient Digital.
 
-From Shure's "ULX-D Command Strings": ASCII messages in angle brackets, ``< GET 1
-BATT_BARS >`` answered by ``< REP 1 BATT_BARS 004 >``; a channel of 0 means every
-channel; string values are ``{braced and padded}``; the receiver sends ``REP`` on
-its own whenever a non-metered value changes, ``REP ERR`` for a command it refuses,
-and ``< SAMPLE x ALL nn aaa eee >`` (antenna, RF level, audio level) every
-METER_RATE milliseconds once metering is on.
+The three families share one grammar, from Shure's command strings documents (ULX-D,
+SLX-D, Axient Digital): ASCII messages in angle brackets, ``< GET 1 CHAN_NAME >``
+answered by ``< REP 1 CHAN_NAME {Lead Vox } >``; a channel of 0 means every channel;
+string values are ``{braced and padded}``; the receiver sends ``REP`` on its own
+whenever a non-metered value changes, ``REP ERR`` for a command it refuses, and
+``< SAMPLE x ALL ... >`` every METER_RATE milliseconds once metering is on.
+
+What differs is vocabulary and scale — ``BATT_BARS`` here is ``TX_BATT_BARS`` there,
+RF is ``RX_RF_LVL`` (dBm + 128) on ULX-D and ``RSSI`` (dBm + 120) on SLX-D and Axient,
+and each family lays out its SAMPLE differently. Those differences are data: one
+``Family`` table per command set (parameter → role and parser, what to read, the
+SAMPLE layout, the channel-name rule). The device code reads the table; it never asks
+which family it is talking to. The family comes from the receiver's MODEL reply, or
+from the ``family`` option when the config names it.
 
 The codec half is pure (``ShureFramer``, ``parse_frame``, the value parsers and
-encoders); the device half is ``ShureReceiver`` on an injected stream transport.
+encoders, the family tables); the device half is ``ShureReceiver`` on an injected
+stream transport.
 """
 
 from __future__ import annotations
@@ -16,8 +25,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,24 +51,24 @@ from drivers.capabilities import (
     Transmitter,
     WirelessChannel,
 )
-from drivers.capabilities.audio import RF_DROPOUT_DBM, is_clipping
+from drivers.capabilities.audio import RF_DROPOUT_DBM, NameRule, is_clipping
 from drivers.device import Device, TransportSpec
-from drivers.errors import DeviceRejected, DeviceTimeout, InvalidCommand, ProtocolError
+from drivers.errors import DeviceRejected, DeviceTimeout, InvalidCommand, ProtocolError, Unsupported
 from drivers.link import Link
 
 log = logging.getLogger(__name__)
 
 PORT = 2202
-MAX_CHANNELS = 4  # ULXD4Q, AD4Q: four channels is the most one receiver has
+MAX_CHANNELS = 4  # ULXD4Q, SLXD4Q+, AD4Q: four channels is the most one receiver has
 # The longest message is a braced 32-character MODEL or a 31-character Dante name;
 # past this many bytes without a closing ">" the peer is not speaking this protocol.
 MAX_FRAME = 256
 MAX_BRACED = 40  # braced strings are padded to at most 32 characters (MODEL, 31 for names)
 
-# Metering. The command strings take 00100-99999 ms, but Shure recommends rates of
-# seconds on a receiver doing real work (fast rates are a known cause of receivers'
-# network stacks locking up), and its own example is 01000. The driver never asks for
-# faster than this, whatever a config says.
+# Metering. The command strings take 00100-99999 ms (SLX-D and Axient: up to 65535), but
+# Shure recommends rates of seconds on a receiver doing real work (fast rates are a known
+# cause of receivers' network stacks locking up), and its own example is 01000. The
+# driver never asks for faster than this, whatever a config says.
 MIN_METER_INTERVAL = 1.0
 MAX_METER_INTERVAL = 99.999
 DEFAULT_METER_INTERVAL = 1.0
@@ -65,10 +76,18 @@ DEFAULT_METER_INTERVAL = 1.0
 # link was up. The receiver reports changes itself, so this can be rare.
 RESYNC_INTERVAL = 60.0
 
-GAIN = GainRange(min_db=-18.0, max_db=42.0, step_db=1.0)  # AUDIO_GAIN 000-060 = value - 18 dB
+GAIN = GainRange(min_db=-18.0, max_db=42.0, step_db=1.0)  # AUDIO_GAIN 000-060 = value - 18 dB, all three families
 GAIN_OFFSET = 18
-RF_OFFSET = 128      # RX_RF_LVL / SAMPLE aaa: dBm = value - 128
-AUDIO_OFFSET = 50    # AUDIO_LVL / SAMPLE eee: dBFS = value - 50
+RF_OFFSET = 128      # ULX-D RX_RF_LVL / SAMPLE aaa: dBm = value - 128
+AUDIO_OFFSET = 50    # ULX-D AUDIO_LVL / SAMPLE eee: dBFS = value - 50
+LEVEL_OFFSET = 120   # SLX-D and Axient RSSI, AUDIO_LEVEL_RMS, AUDIO_LEVEL_PEAK: dB = value - 120
+
+# Channel names as the command strings documents allow them: A-Z a-z 0-9, space and
+# !"#$%&'()*+,-./:;<=>?@[\]^_`~ . We never send "<" or ">": a reader that cuts messages
+# at ">" (Micboard, the Companion module, line-splitting control systems) would cut
+# the name, and the braces are framing, not text.
+NAME_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 !\"#$%&'()*+,-./:;=?@[\\]^_`~")
 
 # --- codec: framing ----------------------------------------------------------------------
 
@@ -171,12 +190,17 @@ class ReportError:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """``< SAMPLE x ALL nn aaa eee >``: one channel's meters."""
+    """``< SAMPLE x ALL ... >``: one channel's meters, in the family's own layout.
+
+    ``antenna`` is None where the layout does not say (SLX-D's SAMPLE carries one
+    combined RSSI); ``peak_dbfs`` is None where the family meters one level (ULX-D).
+    """
 
     channel: int
-    antenna: Antenna
+    antenna: Antenna | None
     rf_dbm: int
     audio_dbfs: int
+    peak_dbfs: int | None = None
 
 
 Message = Report | ReportError | Sample
@@ -184,8 +208,12 @@ Message = Report | ReportError | Sample
 _PARAM = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
-def parse_frame(frame: bytes) -> Message:
-    """One framed message → a typed message; anything else raises ``Malformed``."""
+def parse_frame(frame: bytes, family: "Family | None" = None) -> Message:
+    """One framed message → a typed message; anything else raises ``Malformed``.
+
+    REP is the same in every family; a SAMPLE is read with ``family``'s layout (ULX-D
+    when none is given).
+    """
     if not (frame.startswith(b"<") and frame.endswith(b">")):
         raise Malformed("not bracketed", "text outside < >", frame)
     try:
@@ -199,7 +227,7 @@ def parse_frame(frame: bytes) -> Message:
     if verb == "REP":
         return _parse_report(rest.strip(), frame)
     if verb == "SAMPLE":
-        return _parse_sample(rest.split(), frame)
+        return _parse_sample(rest.split(), frame, family or ULXD)
     raise Malformed("unexpected verb", f"{verb!r} from a receiver", frame)
 
 
@@ -219,12 +247,12 @@ def _parse_report(rest: str, frame: bytes) -> Report | ReportError:
     return Report(channel, head, value)
 
 
-def _parse_sample(words: list[str], frame: bytes) -> Sample:
-    if len(words) != 5 or words[1] != "ALL":
-        raise Malformed("bad sample", "expected SAMPLE x ALL nn aaa eee", frame)
+def _parse_sample(words: list[str], frame: bytes, family: "Family") -> Sample:
+    if len(words) < 2 or words[1] != "ALL":
+        raise Malformed("bad sample", f"expected SAMPLE x ALL {family.sample.shape}", frame)
     channel = _channel(words[0], frame)
     try:
-        return Sample(channel, parse_antenna(words[2]), parse_rf_level(words[3]), parse_audio_level(words[4]))
+        return family.sample.parse(channel, words[2:])
     except Malformed as exc:
         raise Malformed("bad sample", exc.detail, frame) from None
 
@@ -247,32 +275,32 @@ def _number(value: str, digits: int, low: int, high: int, what: str) -> int:
     return number
 
 
-def parse_battery_bars(value: str) -> int | str:
-    """BATT_BARS 000-005; 255 = unknown (no transmitter, or it does not say)."""
-    number = _number(value, 3, 0, 255, "BATT_BARS")
+def parse_battery_bars(value: str, what: str = "BATT_BARS") -> int | str:
+    """BATT_BARS / TX_BATT_BARS 000-005; 255 = unknown (no transmitter, or it does not say)."""
+    number = _number(value, 3, 0, 255, what)
     if number == 255:
         return "unknown"
     if number > 5:
-        raise Malformed("value out of range", f"BATT_BARS {number} is not 0-5 or 255")
+        raise Malformed("value out of range", f"{what} {number} is not 0-5 or 255")
     return number
 
 
-def parse_battery_percent(value: str) -> int | str:
-    """BATT_CHARGE 000-100 percent; 255 = unknown."""
-    number = _number(value, 3, 0, 255, "BATT_CHARGE")
+def parse_battery_percent(value: str, what: str = "BATT_CHARGE") -> int | str:
+    """BATT_CHARGE / TX_BATT_CHARGE_PERCENT 000-100 percent; 255 = unknown."""
+    number = _number(value, 3, 0, 255, what)
     if number == 255:
         return "unknown"
     if number > 100:
-        raise Malformed("value out of range", f"BATT_CHARGE {number} is not 0-100 or 255")
+        raise Malformed("value out of range", f"{what} {number} is not 0-100 or 255")
     return number
 
 
 RUNTIME_SENTINELS = {65535: RuntimeState.UNKNOWN, 65534: RuntimeState.CALCULATING, 65533: RuntimeState.COMM_ERROR}
 
 
-def parse_battery_runtime(value: str) -> int | RuntimeState:
-    """BATT_RUN_TIME minutes 00000-65532; 65533 comm error, 65534 calculating, 65535 unknown."""
-    number = _number(value, 5, 0, 65535, "BATT_RUN_TIME")
+def parse_battery_runtime(value: str, what: str = "BATT_RUN_TIME") -> int | RuntimeState:
+    """BATT_RUN_TIME / TX_BATT_MINS minutes 00000-65532; 65533 comm error, 65534 calculating, 65535 unknown."""
+    number = _number(value, 5, 0, 65535, what)
     return RUNTIME_SENTINELS.get(number, number)
 
 
@@ -282,19 +310,23 @@ BATTERY_TYPES = {
 }
 
 
-def parse_battery_type(value: str) -> BatteryType:
+def parse_battery_type(value: str, what: str = "BATT_TYPE") -> BatteryType:
     try:
         return BATTERY_TYPES[value]
     except KeyError:
-        raise Malformed("bad value", f"BATT_TYPE {value!r} is not one of {', '.join(BATTERY_TYPES)}") from None
+        raise Malformed("bad value", f"{what} {value!r} is not one of {', '.join(BATTERY_TYPES)}") from None
 
 
-def parse_transmitter(value: str) -> Transmitter:
-    """TX_TYPE: the transmitter's model (ULXD2, QLXD1...), UNKN when none is on."""
-    if value == "UNKN":
+# ULX-D and QLX-D say UNKN when no transmitter is on; SLX-D and Axient say UNKNOWN.
+NO_TRANSMITTER = ("UNKN", "UNKNOWN")
+
+
+def parse_transmitter(value: str, what: str = "TX_TYPE") -> Transmitter:
+    """TX_TYPE / TX_MODEL: the transmitter's model (ULXD2, SLXD1, ADX2FD...), UNKN(OWN) when none is on."""
+    if value in NO_TRANSMITTER:
         return Transmitter(present=False)
     if not re.fullmatch(r"[A-Z0-9+]{2,16}", value):
-        raise Malformed("bad value", f"TX_TYPE {value!r} is not a transmitter model")
+        raise Malformed("bad value", f"{what} {value!r} is not a transmitter model")
     return Transmitter(present=True, model=value)
 
 
@@ -320,9 +352,9 @@ def parse_braced(value: str, limit: int, what: str) -> str:
 
 
 def parse_frequency(value: str) -> int:
-    """FREQUENCY in kHz, six digits (``578350`` = 578.350 MHz); Axient pads to seven."""
+    """FREQUENCY in kHz: six digits on ULX-D (``578350`` = 578.350 MHz), seven on SLX-D and Axient (``0578350``)."""
     if not value.isdigit() or len(value) not in (6, 7):
-        raise Malformed("bad value", f"FREQUENCY {value!r} is not 6 digits of kHz")
+        raise Malformed("bad value", f"FREQUENCY {value!r} is not 6 or 7 digits of kHz")
     return int(value)
 
 
@@ -330,28 +362,76 @@ ANTENNAS = {"AX": Antenna.A, "XB": Antenna.B, "AB": Antenna.BOTH, "XX": Antenna.
 
 
 def parse_antenna(value: str) -> Antenna:
-    """RF_ANTENNA / SAMPLE nn: which diversity antenna LEDs are lit (AX, XB, AB, XX)."""
+    """ULX-D RF_ANTENNA / SAMPLE nn: which diversity antenna LEDs are lit (AX, XB, AB, XX)."""
     try:
         return ANTENNAS[value]
     except KeyError:
         raise Malformed("bad value", f"antenna {value!r} is not one of AX, XB, AB, XX") from None
 
 
+def antenna_of(hearing: set[int]) -> Antenna:
+    """Antennas that carry the link (1 = A, 2 = B, 3 and 4 on Quadversity) → the capability's value.
+
+    The capability has the two diversity branches; Quadversity's third and fourth
+    antennas count as "both" because more than one branch is then in use.
+    """
+    if not hearing:
+        return Antenna.NONE
+    if hearing == {1}:
+        return Antenna.A
+    if hearing == {2}:
+        return Antenna.B
+    return Antenna.BOTH
+
+
+def antenna_flags(value: str) -> tuple[bool, ...]:
+    """ANTENNA_STATUS, one letter per antenna: X off; B (blue) or R (red) lit on Axient,
+    A or B (which antenna) on SLX-D+. Two letters, or four with Quadversity on."""
+    if len(value) not in (2, 4) or not set(value) <= set("ABRX"):
+        raise Malformed("bad value", f"ANTENNA_STATUS {value!r} is not 2 or 4 of A, B, R, X")
+    return tuple(letter != "X" for letter in value)
+
+
+def parse_antenna_status(value: str) -> Antenna:
+    return antenna_of({i for i, lit in enumerate(antenna_flags(value), start=1) if lit})
+
+
 def parse_rf_level(value: str) -> int:
-    """RX_RF_LVL / SAMPLE aaa: 000-255, dBm = value - 128."""
+    """ULX-D RX_RF_LVL / SAMPLE aaa: 000-255, dBm = value - 128."""
     return _number(value, 3, 0, 255, "RF level") - RF_OFFSET
 
 
 def parse_audio_level(value: str) -> int:
-    """AUDIO_LVL / SAMPLE eee: 000-255, dBFS = value - 50 (000-050 is -50…0 dBFS)."""
+    """ULX-D AUDIO_LVL / SAMPLE eee: 000-255, dBFS = value - 50 (000-050 is -50…0 dBFS)."""
     return _number(value, 3, 0, 255, "audio level") - AUDIO_OFFSET
 
 
+def parse_level(value: str, what: str = "level") -> int:
+    """SLX-D and Axient RSSI, AUDIO_LEVEL_RMS, AUDIO_LEVEL_PEAK: 000-120, dB(m/FS) = value - 120."""
+    return _number(value, 3, 0, 120, what) - LEVEL_OFFSET
+
+
+def parse_rssi(value: str) -> tuple[int | None, int]:
+    """RSSI → (antenna, dBm). ``< GET x RSSI 0 >`` is answered once per antenna,
+    ``< REP x RSSI 1 083 >``; a combined reading has no antenna number (``RSSI 096``)."""
+    words = value.split()
+    if len(words) == 1:
+        return None, parse_level(words[0], "RSSI")
+    if len(words) == 2:
+        return _number(words[0], 1, 1, 4, "RSSI antenna"), parse_level(words[1], "RSSI")
+    raise Malformed("bad value", f"RSSI {value!r} is not [antenna] level")
+
+
+def parse_flag(value: str, *, off: str, on: str, what: str) -> bool:
+    """A two-valued status: ULX-D RF_INT_DET NONE / CRITICAL, Axient INTERFERENCE_STATUS NONE / DETECTED."""
+    if value not in (off, on):
+        raise Malformed("bad value", f"{what} {value!r} is not {off} or {on}")
+    return value == on
+
+
 def parse_interference(value: str) -> bool:
-    """RF_INT_DET: NONE, or CRITICAL when interference is detected on the channel."""
-    if value not in ("NONE", "CRITICAL"):
-        raise Malformed("bad value", f"RF_INT_DET {value!r} is not NONE or CRITICAL")
-    return value == "CRITICAL"
+    """ULX-D RF_INT_DET: NONE, or CRITICAL when interference is detected on the channel."""
+    return parse_flag(value, off="NONE", on="CRITICAL", what="RF_INT_DET")
 
 
 def parse_meter_rate(value: str) -> float:
@@ -359,20 +439,30 @@ def parse_meter_rate(value: str) -> float:
     return _number(value, 5, 0, 99999, "METER_RATE") / 1000
 
 
-def _encode(verb: str, channel: int | None, param: str, value: str | None = None) -> bytes:
+def parse_quality(value: str) -> int | None:
+    """Axient CHAN_QUALITY / SAMPLE qual: 0-5, 255 = unknown."""
+    number = _number(value, 3, 0, 255, "quality")
+    if number == 255:
+        return None
+    if number > 5:
+        raise Malformed("value out of range", f"quality {number} is not 0-5 or 255")
+    return number
+
+
+def _encode(verb: str, channel: int | None, param: str, *values: str | None) -> bytes:
     parts = ["<", verb]
     if channel is not None:
         parts.append(str(channel))
     parts.append(param)
-    if value is not None:
-        parts.append(value)
+    parts.extend(v for v in values if v is not None)
     parts.append(">")
     return " ".join(parts).encode("ascii")
 
 
-def encode_get(param: str, channel: int | None = None) -> bytes:
-    """``< GET 1 BATT_BARS >``; device-level parameters have no channel: ``< GET FW_VER >``."""
-    return _encode("GET", channel, param)
+def encode_get(param: str, channel: int | None = None, argument: str | None = None) -> bytes:
+    """``< GET 1 BATT_BARS >``; device-level parameters have no channel: ``< GET FW_VER >``;
+    a few take an argument: ``< GET 1 RSSI 0 >`` (every antenna)."""
+    return _encode("GET", channel, param, argument)
 
 
 def encode_set(param: str, value: str, channel: int | None = None) -> bytes:
@@ -387,20 +477,270 @@ def gain_value(db: float) -> str:
     return f"{int(steps):03d}"
 
 
-def meter_rate_value(seconds: float) -> str:
+def meter_rate_value(seconds: float, max_ms: int = 99999) -> str:
     """Seconds → METER_RATE milliseconds, never faster than the floor; 0 turns metering off."""
     if seconds == 0:
         return "00000"
-    if not MIN_METER_INTERVAL <= seconds <= MAX_METER_INTERVAL:
-        raise InvalidCommand(f"meter interval {seconds:g} s is outside {MIN_METER_INTERVAL:g}…{MAX_METER_INTERVAL:g} s")
+    if not MIN_METER_INTERVAL <= seconds <= MAX_METER_INTERVAL or round(seconds * 1000) > max_ms:
+        high = min(MAX_METER_INTERVAL, max_ms / 1000)
+        raise InvalidCommand(f"meter interval {seconds:g} s is outside {MIN_METER_INTERVAL:g}…{high:g} s")
     return f"{round(seconds * 1000):05d}"
 
 
+def name_value(name: str, rule: NameRule) -> str:
+    """A channel name → ``{Lead Vox}``, refused (InvalidCommand, field "name") unless the family takes it."""
+    return "{" + rule.check(name) + "}"
+
+
+_MODEL_CHANNELS = re.compile(r"(?:ULXD|QLXD|SLXD|AD)4([DQ]?)")
+
+
 def channels_of_model(model: str) -> int | None:
-    """ULXD4 → 1, ULXD4D → 2 (Dual), ULXD4Q → 4 (Quad); None for a name we cannot read."""
+    """ULXD4 → 1, ULXD4D / SLXD4D / AD4D → 2 (Dual), ULXD4Q / AD4Q / SLXD4Q+ → 4 (Quad);
+    None for a name we cannot read."""
     if not re.fullmatch(r"[A-Z0-9+\-]+", model):
         return None
+    if found := _MODEL_CHANNELS.match(model.replace("-", "")):
+        return {"": 1, "D": 2, "Q": 4}[found.group(1)]
     return 4 if model.endswith("Q") else 2 if model.endswith("D") and not model.endswith("4") else 1
+
+
+# --- codec: the families -------------------------------------------------------------------
+#
+# Where the project's note (shared/protocols/shure.md) and the command strings documents
+# differ, these tables follow the documents: the note's TX_TYPE / BATT_* / RX_RF_LVL /
+# AUDIO_LVL / RF_INT_DET names and 6-digit FREQUENCY are ULX-D's only — SLX-D and Axient
+# say TX_MODEL (UNKNOWN, not UNKN), TX_BATT_BARS / TX_BATT_MINS (SLX-D has no charge or
+# battery type; Axient adds TX_BATT_CHARGE_PERCENT / TX_BATT_TYPE), RSSI and
+# AUDIO_LEVEL_RMS / _PEAK at value - 120, 7-digit FREQUENCY, INTERFERENCE_STATUS
+# NONE/DETECTED (Axient; SLX-D reports none), ANTENNA_STATUS letters (Axient), and
+# METER_RATE up to 65535. ULX-D's RF_ANTENNA values are AX, XB, AB, XX (the note's "BX"
+# is not among them); ULX-D and QLX-D have no MODEL parameter, so a refused MODEL means
+# their command set.
+
+# What a SAMPLE field is, by the name a layout gives it.
+SAMPLE_FIELDS: dict[str, Callable[[str], Any]] = {
+    "antenna": parse_antenna,                                        # ULX-D nn: AX, XB, AB, XX
+    "rf": parse_rf_level,                                            # ULX-D aaa: dBm + 128
+    "audio": parse_audio_level,                                      # ULX-D eee: dBFS + 50
+    "peak": partial(parse_level, what="audio peak"),                 # dBFS + 120
+    "rms": partial(parse_level, what="audio RMS"),                   # dBFS + 120
+    "rssi": partial(parse_level, what="RSSI"),                       # dBm + 120
+    "quality": parse_quality,                                        # Axient: 0-5, 255
+    "audio_bitmap": partial(_number, digits=3, low=0, high=255, what="audio LED bitmap"),
+    "rf_bitmap": partial(_number, digits=3, low=0, high=255, what="RF LED bitmap"),
+}
+
+
+@dataclass(frozen=True)
+class SampleLayout:
+    """The fields of ``< SAMPLE x ALL ... >`` after ALL, named as in SAMPLE_FIELDS.
+
+    ``antenna_group`` (Axient): after the head come an ANTENNA_STATUS-style letters
+    field and then this group once per letter — so a Quadversity receiver's four
+    antennas need no other layout; FD-C appends a second such section (``sections``).
+    """
+
+    head: tuple[str, ...]
+    antenna_group: tuple[str, ...] = ()
+    sections: int = 1
+
+    @property
+    def shape(self) -> str:
+        group = f" ANTENNAS ({' '.join(self.antenna_group)})…" if self.antenna_group else ""
+        return " ".join(self.head) + group
+
+    def parse(self, channel: int, tokens: list[str]) -> Sample:
+        if len(tokens) < len(self.head) or (not self.antenna_group and len(tokens) != len(self.head)):
+            raise Malformed("bad sample", f"expected {self.shape}, got {len(tokens)} fields")
+        head = {name: SAMPLE_FIELDS[name](token) for name, token in zip(self.head, tokens)}
+        antenna, rf_dbm = head.get("antenna"), head.get("rf", head.get("rssi"))
+        if self.antenna_group:
+            antenna, rf_dbm = self._antenna_sections(tokens[len(self.head):])
+        if rf_dbm is None or ("audio" not in head and "rms" not in head):
+            raise Malformed("bad sample", f"layout {self.shape} has no RF or audio level")
+        return Sample(channel, antenna, rf_dbm, head.get("audio", head.get("rms")), head.get("peak"))
+
+    def _antenna_sections(self, rest: list[str]) -> tuple[Antenna, int]:
+        hearing: set[int] = set()
+        rssi: list[int] = []
+        sections = 0
+        while rest:
+            flags = antenna_flags(rest[0])
+            size = 1 + len(self.antenna_group) * len(flags)
+            if len(rest) < size or sections == self.sections:
+                raise Malformed("bad sample", f"expected {self.shape}, got {len(rest)} fields after the levels")
+            for i, token in enumerate(rest[1:size]):
+                name = self.antenna_group[i % len(self.antenna_group)]
+                value = SAMPLE_FIELDS[name](token)
+                if name == "rssi":
+                    rssi.append(value)
+            hearing |= {i for i, lit in enumerate(flags, start=1) if lit}
+            rest, sections = rest[size:], sections + 1
+        if not sections:
+            raise Malformed("bad sample", f"expected {self.shape}: no antenna section")
+        return antenna_of(hearing), max(rssi)
+
+
+class Read(NamedTuple):
+    """One GET: ``< GET x PARAM [argument] >``."""
+
+    param: str
+    argument: str | None = None
+
+
+@dataclass(frozen=True)
+class Family:
+    """One command set: names, value codecs and SAMPLE layout, as data.
+
+    ``channel_params`` maps each channel parameter the driver uses to the role it fills
+    (see ROLE_STATE) and its value parser; parameters not listed are valid but unused.
+    """
+
+    key: str
+    label: str
+    model_prefixes: tuple[str, ...]
+    channel_params: Mapping[str, tuple[str, Callable[[str], Any]]]
+    full_read: tuple[Read, ...]        # at connect and on each resync; the receiver REPs their changes
+    metered_read: tuple[Read, ...]     # metered values (no REP on change), read on each poll when metering is off
+    sample: SampleLayout
+    name_rule: NameRule                # what SET x CHAN_NAME takes
+    mute_param: str | None             # None: the family has no mute
+    metering_poll: tuple[Read, ...] = ()   # read on each poll even with metering on: what SAMPLE leaves out
+    antenna_from_rssi: bool = False    # which antennas carry the link comes from per-antenna RSSI
+    meter_rate_max_ms: int = 99999
+    gain: GainRange = GAIN
+
+
+def _reads(*params: str) -> tuple[Read, ...]:
+    return tuple(Read(*p.split(" ", 1)) for p in params)
+
+
+# Shure's "ULX-D Command Strings" (QLX-D uses the same set, less AUDIO_MUTE).
+ULXD = Family(
+    key="ulxd",
+    label="ULX-D / QLX-D",
+    model_prefixes=("ULXD", "QLXD"),
+    channel_params={
+        "CHAN_NAME": ("name", partial(parse_braced, limit=31, what="CHAN_NAME")),
+        "FREQUENCY": ("frequency", parse_frequency),
+        "TX_TYPE": ("transmitter", parse_transmitter),
+        "BATT_BARS": ("battery_bars", parse_battery_bars),
+        "BATT_CHARGE": ("battery_percent", parse_battery_percent),
+        "BATT_RUN_TIME": ("battery_minutes", parse_battery_runtime),
+        "BATT_TYPE": ("battery_type", parse_battery_type),
+        "RF_ANTENNA": ("antenna", parse_antenna),
+        "RX_RF_LVL": ("rf_level", parse_rf_level),
+        "RF_INT_DET": ("interference", parse_interference),
+        "AUDIO_LVL": ("audio_level", parse_audio_level),
+        "AUDIO_GAIN": ("gain", parse_gain),
+        "AUDIO_MUTE": ("mute", partial(parse_on_off, what="AUDIO_MUTE")),
+        "METER_RATE": ("meter_rate", parse_meter_rate),
+    },
+    full_read=_reads("CHAN_NAME", "FREQUENCY", "TX_TYPE", "BATT_BARS", "BATT_CHARGE", "BATT_RUN_TIME", "BATT_TYPE",
+                     "RF_INT_DET", "AUDIO_GAIN", "AUDIO_MUTE", "RF_ANTENNA", "RX_RF_LVL", "AUDIO_LVL"),
+    metered_read=_reads("RF_ANTENNA", "RX_RF_LVL", "AUDIO_LVL"),
+    sample=SampleLayout(head=("antenna", "rf", "audio")),      # < SAMPLE x ALL nn aaa eee >
+    name_rule=NameRule(max_length=8, characters=NAME_CHARACTERS),
+    mute_param="AUDIO_MUTE",
+)
+
+# Shure's "SLX-D Command Strings". The transmitter's figures are TX_-prefixed and fewer:
+# bars and minutes, no charge percent or battery type; no mute, no interference report.
+# RF is RSSI (dBm + 120): per antenna when asked (< GET x RSSI 0 > → one REP per
+# antenna), combined in SAMPLE, which also carries no antenna field — so the antennas
+# that hear the transmitter are read on each poll.
+SLXD = Family(
+    key="slxd",
+    label="SLX-D",
+    model_prefixes=("SLXD",),
+    channel_params={
+        "CHAN_NAME": ("name", partial(parse_braced, limit=31, what="CHAN_NAME")),
+        "FREQUENCY": ("frequency", parse_frequency),
+        "TX_MODEL": ("transmitter", partial(parse_transmitter, what="TX_MODEL")),
+        # Bitfocus' module lists TX_TYPE for the original SLX-D; the command strings say TX_MODEL.
+        "TX_TYPE": ("transmitter", parse_transmitter),
+        "TX_BATT_BARS": ("battery_bars", partial(parse_battery_bars, what="TX_BATT_BARS")),
+        "TX_BATT_MINS": ("battery_minutes", partial(parse_battery_runtime, what="TX_BATT_MINS")),
+        "RSSI": ("rssi", parse_rssi),
+        "ANTENNA_STATUS": ("antenna", parse_antenna_status),  # SLX-D+ only: reported, never asked for
+        "AUDIO_LEVEL_RMS": ("audio_level", partial(parse_level, what="AUDIO_LEVEL_RMS")),
+        "AUDIO_LEVEL_PEAK": ("audio_peak", partial(parse_level, what="AUDIO_LEVEL_PEAK")),
+        "AUDIO_GAIN": ("gain", parse_gain),
+        "METER_RATE": ("meter_rate", parse_meter_rate),
+    },
+    full_read=_reads("CHAN_NAME", "FREQUENCY", "TX_MODEL", "TX_BATT_BARS", "TX_BATT_MINS", "AUDIO_GAIN",
+                     "RSSI 0", "AUDIO_LEVEL_RMS", "AUDIO_LEVEL_PEAK"),
+    metered_read=_reads("RSSI 0", "AUDIO_LEVEL_RMS", "AUDIO_LEVEL_PEAK"),
+    metering_poll=_reads("RSSI 0"),
+    sample=SampleLayout(head=("peak", "rms", "rssi")),         # < SAMPLE x ALL ppp rrr sss >
+    # REP pads names to 31 characters, but SET takes the 8 the front panel shows.
+    name_rule=NameRule(max_length=8, characters=NAME_CHARACTERS),
+    mute_param=None,
+    antenna_from_rssi=True,
+    meter_rate_max_ms=65535,
+)
+
+# Shure's "Axient Digital Command Strings" (AD4D, AD4Q; ADX and AD transmitters).
+AXIENT = Family(
+    key="axient",
+    label="Axient Digital",
+    model_prefixes=("AD4",),
+    channel_params={
+        "CHAN_NAME": ("name", partial(parse_braced, limit=31, what="CHAN_NAME")),
+        "FREQUENCY": ("frequency", parse_frequency),
+        "TX_MODEL": ("transmitter", partial(parse_transmitter, what="TX_MODEL")),
+        "TX_BATT_BARS": ("battery_bars", partial(parse_battery_bars, what="TX_BATT_BARS")),
+        "TX_BATT_CHARGE_PERCENT": ("battery_percent", partial(parse_battery_percent, what="TX_BATT_CHARGE_PERCENT")),
+        "TX_BATT_MINS": ("battery_minutes", partial(parse_battery_runtime, what="TX_BATT_MINS")),
+        "TX_BATT_TYPE": ("battery_type", partial(parse_battery_type, what="TX_BATT_TYPE")),
+        "ANTENNA_STATUS": ("antenna", parse_antenna_status),
+        "RSSI": ("rssi", parse_rssi),
+        "INTERFERENCE_STATUS": ("interference",
+                                partial(parse_flag, off="NONE", on="DETECTED", what="INTERFERENCE_STATUS")),
+        "AUDIO_LEVEL_RMS": ("audio_level", partial(parse_level, what="AUDIO_LEVEL_RMS")),
+        "AUDIO_LEVEL_PEAK": ("audio_peak", partial(parse_level, what="AUDIO_LEVEL_PEAK")),
+        "AUDIO_GAIN": ("gain", parse_gain),
+        "AUDIO_MUTE": ("mute", partial(parse_on_off, what="AUDIO_MUTE")),
+        "METER_RATE": ("meter_rate", parse_meter_rate),
+    },
+    full_read=_reads("CHAN_NAME", "FREQUENCY", "TX_MODEL", "TX_BATT_BARS", "TX_BATT_CHARGE_PERCENT", "TX_BATT_MINS",
+                     "TX_BATT_TYPE", "INTERFERENCE_STATUS", "AUDIO_GAIN", "AUDIO_MUTE", "ANTENNA_STATUS", "RSSI 0",
+                     "AUDIO_LEVEL_RMS", "AUDIO_LEVEL_PEAK"),
+    metered_read=_reads("ANTENNA_STATUS", "RSSI 0", "AUDIO_LEVEL_RMS", "AUDIO_LEVEL_PEAK"),
+    # < SAMPLE x ALL qual audBitmap audPeak audRms antStatus (rfBitmap rssi)×antennas [FD-C: again] >
+    sample=SampleLayout(head=("quality", "audio_bitmap", "peak", "rms"), antenna_group=("rf_bitmap", "rssi"),
+                        sections=2),
+    name_rule=NameRule(max_length=31, characters=NAME_CHARACTERS),
+    mute_param="AUDIO_MUTE",
+    meter_rate_max_ms=65535,
+)
+
+FAMILIES: dict[str, Family] = {f.key: f for f in (ULXD, SLXD, AXIENT)}
+
+
+def family_of_model(model: str | None) -> Family | None:
+    """The command set a MODEL reply names (``SLXD4D`` → SLX-D, ``AD4Q`` → Axient), None if unknown."""
+    if not model:
+        return None
+    compact = re.sub(r"[^A-Z0-9]", "", model.upper())
+    for family in FAMILIES.values():
+        if compact.startswith(family.model_prefixes):
+            return family
+    return None
+
+
+# The state each role feeds (RSSI feeds RF through the per-antenna levels).
+ROLE_STATE = {
+    "name": "channels", "frequency": "channels",
+    "transmitter": "transmitters",
+    "battery_bars": "batteries", "battery_percent": "batteries", "battery_minutes": "batteries",
+    "battery_type": "batteries",
+    "antenna": "rf", "rf_level": "rf", "rssi": "rf", "interference": "rf",
+    "audio_level": "levels", "audio_peak": "levels",
+    "gain": "gains",
+    "mute": "mutes",
+}
 
 
 # --- device ----------------------------------------------------------------------------------
@@ -409,6 +749,10 @@ def channels_of_model(model: str) -> int | None:
 class ShureOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    family: Literal["auto", "ulxd", "slxd", "axient"] = Field(
+        "auto", description="Command set: auto (from the receiver's MODEL), ulxd (ULX-D and QLX-D), slxd (SLX-D) "
+                            "or axient (Axient Digital)",
+    )
     metering: bool = Field(True, description="Ask for SAMPLE reports (RF and audio levels)")
     meter_interval: float = Field(
         DEFAULT_METER_INTERVAL, ge=MIN_METER_INTERVAL, le=MAX_METER_INTERVAL,
@@ -418,42 +762,11 @@ class ShureOptions(BaseModel):
     resync_interval: float = Field(RESYNC_INTERVAL, ge=1, le=3600, description="Seconds between full re-reads")
 
 
-# What each channel parameter feeds; parameters not listed are valid but unused here.
-CHANNEL_PARAMS = {
-    "CHAN_NAME": "channels", "FREQUENCY": "channels",
-    "TX_TYPE": "transmitters",
-    "BATT_BARS": "batteries", "BATT_CHARGE": "batteries", "BATT_RUN_TIME": "batteries", "BATT_TYPE": "batteries",
-    "RF_ANTENNA": "rf", "RX_RF_LVL": "rf", "RF_INT_DET": "rf",
-    "AUDIO_LVL": "levels",
-    "AUDIO_GAIN": "gains",
-    "AUDIO_MUTE": "mutes",
-}
-CHANNEL_PARSERS = {
-    "CHAN_NAME": lambda v: parse_braced(v, 31, "CHAN_NAME"),
-    "FREQUENCY": parse_frequency,
-    "TX_TYPE": parse_transmitter,
-    "BATT_BARS": parse_battery_bars,
-    "BATT_CHARGE": parse_battery_percent,
-    "BATT_RUN_TIME": parse_battery_runtime,
-    "BATT_TYPE": parse_battery_type,
-    "RF_ANTENNA": parse_antenna,
-    "RX_RF_LVL": parse_rf_level,
-    "RF_INT_DET": parse_interference,
-    "AUDIO_LVL": parse_audio_level,
-    "AUDIO_GAIN": parse_gain,
-    "AUDIO_MUTE": lambda v: parse_on_off(v, "AUDIO_MUTE"),
-    "METER_RATE": parse_meter_rate,
-}
 DEVICE_PARSERS = {
     "MODEL": lambda v: parse_braced(v, 32, "MODEL"),
     "DEVICE_ID": lambda v: parse_braced(v, 31, "DEVICE_ID"),
     "FW_VER": lambda v: parse_braced(v, 24, "FW_VER"),
 }
-# Read at connect and on each resync; the receiver reports their changes itself.
-FULL_READ = ("CHAN_NAME", "FREQUENCY", "TX_TYPE", "BATT_BARS", "BATT_CHARGE", "BATT_RUN_TIME", "BATT_TYPE",
-             "RF_INT_DET", "AUDIO_GAIN", "AUDIO_MUTE", "RF_ANTENNA", "RX_RF_LVL", "AUDIO_LVL")
-# Metered: no REP when they change. With metering off they are read on each poll.
-METERED = ("RF_ANTENNA", "RX_RF_LVL", "AUDIO_LVL")
 
 
 class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf, HasAudioLevels, HasGain,
@@ -465,10 +778,12 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
 
     def __init__(self, device_id, transport, *, options=None, timeout: float = 2.0) -> None:
         super().__init__(device_id, transport, options=options, timeout=timeout)
+        # Until MODEL says otherwise: ULX-D and QLX-D firmware answer MODEL with REP ERR.
+        self.family: Family = FAMILIES.get(self.options.family, ULXD)
         self.link = Link(transport, ShureFramer(), on_unsolicited=self._on_unsolicited, name=device_id)
         self.malformed = MalformedLog(log, device_id)
         self._channels: tuple[int, ...] = ()
-        self._values: dict[int, dict[str, Any]] = {}
+        self._values: dict[int, dict[str, Any]] = {}   # channel -> role -> typed value; 0: device parameters
         self._unsupported: set[tuple[int, str]] = set()  # (channel, param) answered REP ERR
         self._last_resync = 0.0
         self.samples_received = 0
@@ -479,10 +794,10 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
         await self.link.open()
         await self._read_identity()
         for channel in self._channels:
-            await self._read_channel(channel, FULL_READ)
+            await self._read_channel(channel, self.family.full_read)
         self._last_resync = time.monotonic()
         if self.options.metering:
-            rate = meter_rate_value(self.options.meter_interval)
+            rate = meter_rate_value(self.options.meter_interval, self.family.meter_rate_max_ms)
             for channel in self._channels:
                 await self._request(encode_set("METER_RATE", rate, channel), channel, "METER_RATE")
 
@@ -498,12 +813,14 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
 
     async def _read_identity(self) -> None:
         model = await self._get_or_none("MODEL")
+        if self.options.family == "auto":
+            self.family = family_of_model(model) or ULXD
         fields = {
             "manufacturer": "Shure",
             "model": model,
             "name": await self._get_or_none("DEVICE_ID"),
             "firmware": await self._get_or_none("FW_VER"),
-            "protocol": "Shure command strings",
+            "protocol": f"Shure command strings ({self.family.label})",
         }
         self._set("identity", Identity(**{k: v or None for k, v in fields.items()}))
         count = self.options.channels or (channels_of_model(model) if model else None)
@@ -512,7 +829,7 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
             self._values.setdefault(channel, {})
 
     async def _discover_channels(self) -> tuple[int, ...]:
-        """No MODEL (older firmware): channels are those whose name can be read."""
+        """No MODEL (ULX-D, QLX-D): channels are those whose name can be read."""
         found = [1]
         for channel in range(2, MAX_CHANNELS + 1):
             try:
@@ -529,7 +846,7 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
 
         def answer(frame: bytes) -> Any:
             try:
-                message = parse_frame(frame)
+                message = parse_frame(frame, self.family)
             except ProtocolError:
                 return None  # not the answer; on_unsolicited counts it
             if isinstance(message, ReportError):
@@ -549,17 +866,21 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
             return None
         return self._device_values.get(param)
 
-    async def _read_channel(self, channel: int, params) -> None:
-        for param in params:
-            if (channel, param) in self._unsupported:
+    async def _read_channel(self, channel: int, reads: tuple[Read, ...]) -> None:
+        for read in reads:
+            if (channel, read.param) in self._unsupported:
                 continue
             try:
-                await self._request(encode_get(param, channel), channel, param)
+                await self._request(encode_get(read.param, channel, read.argument), channel, read.param)
             except DeviceRejected:
                 # Not on this model (QLX-D has no AUDIO_MUTE): stop asking for it.
-                self._unsupported.add((channel, param))
-                if param in CHANNEL_PARAMS:
-                    self._publish(channel, CHANNEL_PARAMS[param])
+                self._unsupported.add((channel, read.param))
+                if (role := self._role(read.param)) in ROLE_STATE:
+                    self._publish(channel, ROLE_STATE[role])
+
+    def _role(self, param: str) -> str | None:
+        entry = self.family.channel_params.get(param)
+        return entry[0] if entry else None
 
     # --- polling -----------------------------------------------------------------------------
 
@@ -569,11 +890,14 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
     async def poll(self) -> None:
         if time.monotonic() - self._last_resync >= self.options.resync_interval:
             for channel in self._channels:
-                await self._read_channel(channel, FULL_READ)
+                await self._read_channel(channel, self.family.full_read)
             self._last_resync = time.monotonic()
         elif not self.options.metering:
             for channel in self._channels:
-                await self._read_channel(channel, METERED)
+                await self._read_channel(channel, self.family.metered_read)
+        elif self.family.metering_poll:
+            for channel in self._channels:
+                await self._read_channel(channel, self.family.metering_poll)
         else:
             await self.probe()
 
@@ -585,7 +909,7 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
 
     def _on_unsolicited(self, frame: bytes) -> None:
         try:
-            message = parse_frame(frame)
+            message = parse_frame(frame, self.family)
             if isinstance(message, ReportError):
                 raise Malformed("unexpected error report", "REP ERR with no command outstanding", frame)
             self._apply(message)
@@ -602,21 +926,48 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
                 self._device_values[message.param] = parser(message.value)
                 self._publish_identity()
             return
-        parser = CHANNEL_PARSERS.get(message.param)
-        if parser is None or message.channel not in self._values:
+        entry = self.family.channel_params.get(message.param)
+        values = self._values.get(message.channel) if message.channel else None
+        if entry is None or values is None:
             return  # a parameter this driver does not use, or a channel it does not know yet
-        self._values[message.channel][message.param] = parser(message.value)
-        if message.param in CHANNEL_PARAMS:
-            self._publish(message.channel, CHANNEL_PARAMS[message.param])
+        role, parse = entry
+        value = parse(message.value)
+        if role == "rssi":
+            self._apply_rssi(values, *value)
+        else:
+            values[role] = value
+        if role in ROLE_STATE:
+            self._publish(message.channel, ROLE_STATE[role])
+
+    def _apply_rssi(self, values: dict[str, Any], antenna: int | None, dbm: int) -> None:
+        if antenna is None:  # one combined reading
+            values["rf_level"] = dbm
+            return
+        levels = values.setdefault("rssi_by_antenna", {})
+        levels[antenna] = dbm
+        values["rf_level"] = max(levels.values())
+        if self.family.antenna_from_rssi:
+            # An antenna below the dropout level is not carrying the link.
+            values["antenna"] = antenna_of({a for a, level in levels.items() if level > RF_DROPOUT_DBM})
 
     def _apply_sample(self, sample: Sample) -> None:
         values = self._values.get(sample.channel)
         if values is None:
             return
         self.samples_received += 1
-        values["RF_ANTENNA"] = sample.antenna
-        values["RX_RF_LVL"] = sample.rf_dbm
-        values["AUDIO_LVL"] = sample.audio_dbfs
+        values["rf_level"] = sample.rf_dbm
+        values["audio_level"] = sample.audio_dbfs
+        if sample.peak_dbfs is not None:
+            values["audio_peak"] = sample.peak_dbfs
+        if sample.antenna is not None:
+            values["antenna"] = sample.antenna
+        elif sample.rf_dbm <= RF_DROPOUT_DBM:
+            # The layout has no antenna field (SLX-D), but with the best RF below dropout
+            # no antenna carries the link.
+            values["antenna"] = Antenna.NONE
+        elif values.get("antenna", Antenna.NONE) is Antenna.NONE:
+            # The link is back: which antennas carry it comes from the next poll's RSSI.
+            self.request_attention()
         self._publish(sample.channel, "rf")
         self._publish(sample.channel, "levels")
 
@@ -634,27 +985,28 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
     def _publish(self, channel: int, key: str) -> None:
         v = self._values[channel]
         if key == "channels":
-            value = WirelessChannel(name=v.get("CHAN_NAME", ""), frequency_khz=v.get("FREQUENCY"))
+            value = WirelessChannel(name=v.get("name", ""), frequency_khz=v.get("frequency"))
         elif key == "transmitters":
-            value = v.get("TX_TYPE", Transmitter())
+            value = v.get("transmitter", Transmitter())
         elif key == "batteries":
-            value = Battery(bars=v.get("BATT_BARS", "unknown"), percent=v.get("BATT_CHARGE", "unknown"),
-                            minutes_left=v.get("BATT_RUN_TIME", RuntimeState.UNKNOWN),
-                            type=v.get("BATT_TYPE", BatteryType.UNKNOWN))
+            value = Battery(bars=v.get("battery_bars", "unknown"), percent=v.get("battery_percent", "unknown"),
+                            minutes_left=v.get("battery_minutes", RuntimeState.UNKNOWN),
+                            type=v.get("battery_type", BatteryType.UNKNOWN))
         elif key == "rf":
-            value = RfLink(antenna=v.get("RF_ANTENNA", Antenna.NONE), level_dbm=v.get("RX_RF_LVL"),
-                           interference=v.get("RF_INT_DET", False))
+            value = RfLink(antenna=v.get("antenna", Antenna.NONE), level_dbm=v.get("rf_level"),
+                           interference=v.get("interference", False))
         elif key == "levels":
-            level = v.get("AUDIO_LVL")
+            level = v.get("audio_level")
             if level is not None:
-                self._set_channel("clipping", channel, is_clipping(level))
+                # A clip is a peak at full scale; families that meter one level clip on it.
+                self._set_channel("clipping", channel, is_clipping(v.get("audio_peak", level)))
             value = level
         elif key == "gains":
-            value = v.get("AUDIO_GAIN")
+            value = v.get("gain")
         elif key == "mutes":
-            if (channel, "AUDIO_MUTE") in self._unsupported:
+            if channel not in self.mutable_channels():
                 return
-            value = v.get("AUDIO_MUTE")
+            value = v.get("mute")
         else:
             return
         if value is not None:
@@ -687,13 +1039,26 @@ class ShureReceiver(Device, HasIdentity, HasWirelessChannels, HasBattery, HasRf,
         return self._channels
 
     def mutable_channels(self) -> tuple[int, ...]:
-        return tuple(c for c in self._channels if (c, "AUDIO_MUTE") not in self._unsupported)
+        mute = self.family.mute_param
+        if mute is None:
+            return ()
+        return tuple(c for c in self._channels if (c, mute) not in self._unsupported)
 
     def gain_range(self, channel: int) -> GainRange:
-        return GAIN
+        return self.family.gain
+
+    def channel_name_rule(self, channel: int) -> NameRule:
+        return self.family.name_rule
 
     async def set_gain(self, channel: int, db: float) -> None:
         await self._request(encode_set("AUDIO_GAIN", gain_value(db), channel), channel, "AUDIO_GAIN")
 
     async def set_channel_mute(self, channel: int, muted: bool) -> None:
-        await self._request(encode_set("AUDIO_MUTE", "ON" if muted else "OFF", channel), channel, "AUDIO_MUTE")
+        mute = self.family.mute_param
+        if mute is None or channel not in self.mutable_channels():
+            raise Unsupported(f"{self.family.label} channel {channel} has no mute", field="channel")
+        await self._request(encode_set(mute, "ON" if muted else "OFF", channel), channel, mute)
+
+    async def set_channel_name(self, channel: int, name: str) -> None:
+        value = name_value(name, self.family.name_rule)
+        await self._request(encode_set("CHAN_NAME", value, channel), channel, "CHAN_NAME")

@@ -106,6 +106,28 @@ class GainRange:
     step_db: float
 
 
+@dataclass(frozen=True)
+class NameRule:
+    """What a device takes as a channel name: how long, and which characters."""
+
+    max_length: int
+    characters: frozenset[str]
+
+    def check(self, name: str) -> str:
+        """The name as it will be sent (outer spaces dropped: devices pad names with spaces),
+        or InvalidCommand on field "name" saying what is wrong with it."""
+        name = name.strip()
+        if not name:
+            raise InvalidCommand("a channel name needs at least one character", field="name")
+        if len(name) > self.max_length:
+            raise InvalidCommand(f"channel name {name!r} is longer than {self.max_length} characters", field="name")
+        refused = sorted(set(name) - self.characters)
+        if refused:
+            raise InvalidCommand(f"channel name {name!r} has characters this device refuses: "
+                                 f"{' '.join(map(repr, refused))}", field="name")
+        return name
+
+
 # --- capabilities -------------------------------------------------------------------------
 
 
@@ -122,6 +144,13 @@ class HasWirelessChannels(AudioChannels):
 
     name = "wireless"
     state_keys = ("channels", "transmitters")
+
+    def channel_name_rule(self, channel: int) -> NameRule | None:
+        """What ``set_channel_name`` takes on this channel; None when names cannot be set."""
+        return None
+
+    async def set_channel_name(self, channel: int, name: str) -> None:
+        raise Unsupported("this device's channel names cannot be set", field="type")
 
 
 class HasBattery(AudioChannels):
@@ -244,6 +273,26 @@ class SetChannelMute(Command):
 
     async def apply(self, device: HasChannelMute) -> None:
         await device.set_channel_mute(self.channel, self.muted)
+
+
+class SetChannelName(Command):
+    """Name a wireless channel (what the receiver's display and Wireless Workbench show)."""
+
+    type: Literal["channel_name"] = "channel_name"
+    channel: ChannelNumber
+    name: str = Field(min_length=1, max_length=64)
+    capability: ClassVar = HasWirelessChannels
+
+    def check(self, device: object) -> None:
+        super().check(device)
+        _known_channel(device, self.channel)
+        rule = device.channel_name_rule(self.channel)
+        if rule is None:
+            raise Unsupported(f"channel {self.channel}'s name cannot be set on this device", field="channel")
+        rule.check(self.name)
+
+    async def apply(self, device: HasWirelessChannels) -> None:
+        await device.set_channel_name(self.channel, self.name.strip())
 
 
 class SetFader(Command):
