@@ -2,12 +2,13 @@
 
 These run from the command line (`roomctl kiosk ...`) on a desk's store, directly
 through SQLite: WAL lets them write while the desk runs. Each change is one
-transaction: it happens whole or not at all.
+transaction: it happens whole or not at all. Revocations and keys go through the same
+merge as those that arrive over MQTT (kiosk.sync); a desk running on the store takes
+them up within a second and passes them on to the other desks.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import html
 import json
@@ -21,10 +22,11 @@ from pathlib import Path
 
 from kiosk import reports
 from kiosk.attendees import ImportReport, apply_rows, parse_rows, read_pack, read_table, write_pack
-from kiosk.checkin import load_keyring
+from kiosk.checkin import iso, load_keyring
 from kiosk.config import KioskConfig
 from kiosk.errors import ImportRejected, KioskError, UnknownAttendee
 from kiosk.store import KioskStore
+from kiosk.sync import REASON_MAX, PublicKey, Revocation, badges_touched, decode_key, decode_revocation, merge_badges
 from kiosk.tokens import Keyring, KeyState, new_ref
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,15 +62,26 @@ def import_attendees(store: KioskStore, kiosk: KioskConfig, path: Path) -> Impor
         rows, keys, revoked = read_pack(path, event_id=kiosk.event, known_lists=known)
         with transaction(store) as db:
             report = apply_rows(db, rows)
+            # Revocations as the desks send them to each other, or the pack is refused: one
+            # malformed here would make every message this desk sends refused by the others.
+            revocations, public_keys, problems = [], [], []
+            for item in revoked:
+                try:
+                    revocations.append(decode_revocation([item["ref"], item.get("at", ""), item.get("reason", ""), None]))
+                except (TypeError, ValueError) as exc:
+                    problems.append((None, f"revocation of {item['ref']}: {exc}"))
             for key in keys:
-                public = base64.b64decode(key["public"])
-                db.execute("INSERT INTO badge_keys(key_id, public, state) VALUES (?,?,?) ON CONFLICT(key_id) DO "
-                           "UPDATE SET state = excluded.state WHERE badge_keys.public = excluded.public",
-                           (key["id"], public, key["state"]))
-                if db.execute("SELECT public FROM badge_keys WHERE key_id = ?", (key["id"],)).fetchone()[0] != public:
-                    raise ImportRejected(str(path), [(None, f"key {key['id']} differs from the one this desk holds")])
-            db.executemany("INSERT OR IGNORE INTO revoked(ref, at, reason) VALUES (?,?,?)",
-                           [(r["ref"], r.get("at", ""), r.get("reason", "")) for r in revoked])
+                try:  # which key signs is each desk's own business: the pack says only whether it still counts
+                    public_keys.append(decode_key([key["id"], key.get("public"),
+                                                   "retired" if key["state"] == KeyState.RETIRED else "verify"]))
+                except (TypeError, ValueError) as exc:
+                    problems.append((None, f"key {key['id']}: {exc}"))
+            if problems:
+                raise ImportRejected(str(path), problems)
+            # A key only goes on to retired: an older pack cannot bring a retired key back.
+            change = merge_badges(db, revocations, public_keys)
+            if change.refused:
+                raise ImportRejected(str(path), [(None, reason) for reason in change.refused])
         return report
     rows = parse_rows(str(path), read_table(path), known_lists=known, default_list=kiosk.default_list,
                       photo_dir=path.parent / "photos")
@@ -97,14 +110,16 @@ def new_key(store: KioskStore) -> int:
         db.execute("UPDATE badge_keys SET state = 'verify' WHERE state = 'active'")
         db.execute("INSERT INTO badge_keys(key_id, public, private, state) VALUES (?,?,?, 'active')",
                    (key_id, public, private))
+        badges_touched(db)
     return key_id
 
 
 def retire_key(store: KioskStore, key_id: int) -> None:
     with transaction(store) as db:
-        if db.execute("UPDATE badge_keys SET state = 'retired', private = NULL WHERE key_id = ?",
-                      (key_id,)).rowcount != 1:
+        row = db.execute("SELECT public FROM badge_keys WHERE key_id = ?", (key_id,)).fetchone()
+        if row is None:
             raise KioskError(f"no key {key_id}")
+        merge_badges(db, [], [PublicKey(key_id, bytes(row[0]), retired=True)])
 
 
 def list_keys(store: KioskStore) -> list[dict]:
@@ -125,17 +140,15 @@ class Revoked:
 
 def revoke(store: KioskStore, attendee_id: str, *, reason: str, reissue: bool) -> Revoked:
     """Cancel a badge (lost, stolen). With ``reissue`` the attendee gets a new reference: print a new badge."""
+    if not reason.strip() or len(reason) > REASON_MAX:
+        raise KioskError(f"a revocation needs a reason of at most {REASON_MAX} characters")
     with transaction(store) as db:
         row = db.execute("SELECT ref FROM attendees WHERE id = ?", (attendee_id,)).fetchone()
         if row is None:
             raise UnknownAttendee(attendee_id)
         old = row[0]
-        db.execute("INSERT OR IGNORE INTO revoked(ref, at, reason) VALUES (?,?,?)",
-                   (old, datetime.now(timezone.utc).isoformat(), reason))
-        fresh = None
-        if reissue:
-            fresh = new_ref()
-            db.execute("UPDATE attendees SET ref = ? WHERE id = ?", (fresh, attendee_id))
+        fresh = new_ref() if reissue else None
+        merge_badges(db, [Revocation(old, iso(datetime.now(timezone.utc)), reason, fresh)], [])
         return Revoked(attendee_id, old, fresh)
 
 

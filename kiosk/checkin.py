@@ -333,24 +333,31 @@ def apply_entries(db: sqlite3.Connection, origin: str, entries: list[Entry]) -> 
 
 
 def recheck_conflicts(db: sqlite3.Connection, ref: str, list_id: str) -> bool:
-    """Two desks let the same person in with no exit between: a conflict for staff.
+    """Two desks let the same person in with no exit between: a conflict for staff. So is an
+    entry on a badge already revoked (at a desk that did not know yet): a conflict of the
+    entry with itself (first = second).
 
-    Computed from the set of entries alone, in a fixed order, so every desk that holds
-    the same entries flags the same conflicts, whatever order they arrived in.
+    Computed from the set of entries and revocations alone, in a fixed order, so every desk
+    that holds the same ones flags the same conflicts, whatever order they arrived in.
     """
-    rows = db.execute("SELECT origin, seq, direction FROM checkins WHERE ref = ? AND list = ? "
+    rows = db.execute("SELECT origin, seq, direction, at FROM checkins WHERE ref = ? AND list = ? "
                       "ORDER BY at, origin, seq", (ref, list_id)).fetchall()
-    if len(rows) < 2:
+    revoked = db.execute("SELECT at FROM revoked WHERE ref = ?", (ref,)).fetchone()
+    if len(rows) < 2 and revoked is None:
         return False  # one entry conflicts with nothing, and entries are never removed: none was flagged before
     found: list[tuple] = []
     inside: tuple[str, int] | None = None
-    for origin, seq, direction in rows:
+    for origin, seq, direction, at in rows:
         if direction == "out":
             inside = None
-        elif inside is None:
+            continue
+        if inside is None:
             inside = (origin, seq)
         elif inside[0] != origin:
             found.append((ref, list_id, inside[0], inside[1], origin, seq))
+            continue
+        if revoked is not None and at >= revoked[0]:
+            found.append((ref, list_id, origin, seq, origin, seq))
     before = db.execute("SELECT ref, list, first_origin, first_seq, second_origin, second_seq FROM conflicts "
                         "WHERE ref = ? AND list = ? ORDER BY second_origin, second_seq", (ref, list_id)).fetchall()
     if sorted(map(tuple, before)) == sorted(found):

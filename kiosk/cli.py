@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+RUNNING_DESKS = ("The desk running on this store takes it up within a second and tells the site's other desks "
+                 "over MQTT (public keys only); a desk that is offline hears it when it reconnects.")
 
 
 def add_kiosk_commands(commands) -> None:
@@ -93,13 +95,13 @@ def _keys(args) -> int:
 
     _, _, store = _desk(args)
     if args.verb == "new":
-        print(f"key {new_key(store)} is active; earlier keys keep verifying. Running desks pick it up on restart.")
+        print(f"key {new_key(store)} is active; earlier keys keep verifying. {RUNNING_DESKS}")
     elif args.verb == "retire":
         if args.key_id is None:
             print("retire which key id?", file=sys.stderr)
             return EXIT_CONFIG
         retire_key(store, args.key_id)
-        print(f"key {args.key_id} retired: badges signed with it no longer count")
+        print(f"key {args.key_id} retired: badges signed with it no longer count. {RUNNING_DESKS}")
     else:
         print(json.dumps(list_keys(store), indent=2))
     return EXIT_OK
@@ -110,7 +112,8 @@ def _revoke(args) -> int:
 
     _, _, store = _desk(args)
     done = revoke(store, args.attendee_id, reason=args.reason, reissue=args.reissue)
-    print(f"{done.attendee_id}: badge {done.old_ref} revoked" + (f"; new badge reference {done.new_ref}" if done.new_ref else ""))
+    print(f"{done.attendee_id}: badge {done.old_ref} revoked" + (f"; new badge reference {done.new_ref}" if done.new_ref else "")
+          + f". {RUNNING_DESKS}")
     return EXIT_OK
 
 

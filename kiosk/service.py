@@ -3,6 +3,10 @@
 Started by the controller when the site config has a ``kiosk:`` section. Scans from
 the desk's scanners are decided here and their results pushed to the desk's kiosk
 pages; staff pages and the big screen are told when counts change.
+
+The key ring the desk checks badges with follows its store while it runs: keys and
+revocations that arrive from other desks, and those `roomctl kiosk keys|revoke|import`
+writes into the store (noticed within BADGE_POLL), take effect without a restart.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -20,13 +25,14 @@ from typing import Any
 
 from drivers.transports.mqtt import BrokerSettings, MqttConnection
 from kiosk import reports
-from kiosk.checkin import Applied, CheckinEngine, Decision, Entry, load_keyring
+from kiosk.checkin import Applied, CheckinEngine, Decision, Entry, iso, load_keyring
 from kiosk.config import KioskConfig, pin_matches
-from kiosk.errors import InvalidRequest, PinRejected
+from kiosk.errors import InvalidRequest, PinRejected, UnknownAttendee
 from kiosk.scanners.hid import HidScanner
 from kiosk.scanners.serial import SerialScanner
 from kiosk.store import KioskStore
-from kiosk.sync import Replicator
+from kiosk.sync import BADGE_POLL, REASON_MAX, BadgeChange, BadgeLedger, Replicator, Revocation
+from kiosk.tokens import new_ref
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,7 @@ class KioskService:
         self.config = config
         self.site = site
         self.store = KioskStore(store_path, durability=config.durability)
+        self.badges = BadgeLedger(self.store)
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.broker = broker
         self.engine: CheckinEngine | None = None
@@ -68,6 +75,7 @@ class KioskService:
         self._pin_locked_until = 0.0
         self._change_pending = False
         self._tasks: set[asyncio.Task] = set()
+        self._badge_watch: asyncio.Task | None = None
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -77,6 +85,7 @@ class KioskService:
             db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0], load_keyring(db, self.config.event)))
         self.origin = f"{self.config.id}.{epoch}"
         self.engine = CheckinEngine(self.store, self.config, keyring, self.origin, self.now)
+        await self.badges.load()
         if self.config.sync and self.broker is not None:
             settings = dataclasses.replace(self.broker, client_id=f"kiosk-{self.config.id}-{epoch}",
                                            availability_topic=None)
@@ -84,7 +93,8 @@ class KioskService:
             self.replicator = Replicator(
                 site=self.site, kiosk_id=self.config.id, origin=self.origin,
                 secret=self.config.sync_secret.get_secret_value().encode(), store=self.store, connection=self.mqtt,
-                known_lists={item.id for item in self.config.lists}, on_applied=self._replicated)
+                known_lists={item.id for item in self.config.lists}, on_applied=self._replicated,
+                ledger=self.badges, on_badges=self._badges_changed)
             await self.replicator.start()
             # Kiosk pages show a banner while the desk decides alone.
             self.mqtt.add_connection_listener(
@@ -96,10 +106,14 @@ class KioskService:
                 reader = HidScanner(scanner.id, scanner.name, self._scanned)
             reader.start()
             self.scanners.append(reader)
+        self._badge_watch = asyncio.create_task(self._watch_badges(), name=f"kiosk {self.config.id} badges")
         log.info("kiosk %s: log %s, %d scanner(s), sync %s", self.config.id, self.origin, len(self.scanners),
                  "on" if self.replicator else "off")
 
     async def stop(self) -> None:
+        if self._badge_watch is not None:
+            self._badge_watch.cancel()
+            await asyncio.gather(self._badge_watch, return_exceptions=True)
         for scanner in self.scanners:
             await scanner.stop()
         if self._tasks:
@@ -112,6 +126,48 @@ class KioskService:
 
     async def reload_keys(self) -> None:
         self.engine.keyring = await self.store.read(lambda db: load_keyring(db, self.config.event))
+
+    # --- which badges count -----------------------------------------------------------
+
+    async def revoke(self, *, pin: str, attendee_id: str, reason: str, reissue: bool = False) -> Revocation:
+        """Cancel an attendee's badge (lost, stolen) from this desk: refused here at once, at the
+        other desks as soon as they hear it. With ``reissue`` the attendee gets a new reference
+        (a new badge is printed where the signing key is)."""
+        self.check_pin(pin)
+        reason = reason.strip()
+        if not reason or len(reason) > REASON_MAX:
+            raise InvalidRequest(f"a revocation needs a reason (at most {REASON_MAX} characters)", "reason")
+        row = await self.store.read(lambda db: db.execute("SELECT ref FROM attendees WHERE id = ?",
+                                                          (attendee_id,)).fetchone())
+        if row is None:
+            raise UnknownAttendee(attendee_id)
+        revocation = Revocation(row[0], iso(self.now()), reason, new_ref() if reissue else None)
+        change = await self.badges.merge([revocation], [])
+        self._badges_changed(change, made_here=True)
+        log.info("kiosk %s: badge %s revoked (%s)%s", self.config.id, revocation.ref, reason,
+                 f", reissued as {revocation.reissued}" if reissue else "")
+        return self.badges.revoked[revocation.ref]
+
+    async def _watch_badges(self) -> None:
+        """Changes another process made to the store (`roomctl kiosk revoke|keys|import`): take them up, pass them on."""
+        while True:
+            await asyncio.sleep(BADGE_POLL)
+            try:
+                change = await self.badges.refresh()
+            except sqlite3.Error as exc:  # a store busy past its timeout: look again next time
+                log.warning("kiosk %s: reading revocations and keys: %s", self.config.id, exc)
+                continue
+            if change.changed:
+                self._badges_changed(change, made_here=True)
+
+    def _badges_changed(self, change: BadgeChange, made_here: bool = False) -> None:
+        if change.keys:
+            self._spawn(self.reload_keys())
+            log.info("kiosk %s: keys now %s", self.config.id,
+                     ", ".join(f"{k.key_id}{' (retired)' if k.retired else ''}" for k in self.badges.keys.values()))
+        if made_here and self.replicator is not None:
+            self.replicator.publish_badges(change)
+        self._changed()
 
     @property
     def offline(self) -> bool:
@@ -218,6 +274,9 @@ class KioskService:
         view = await self.store.read(lambda db: reports.staff_view(db, self.config))
         view["kiosk"] = self.config.id
         view["sync"] = self.replicator.view() if self.replicator else {"connected": None}
+        view["badges"] = self.badges.view()
+        for conflict in view["conflicts"]:
+            conflict["revoked"] = conflict["ref"] in self.badges.revoked  # let in on a badge since revoked
         view["scanners"] = [{"id": s.id, "status": s.status.value, "reason": s.reason} for s in self.scanners]
         return view
 

@@ -58,7 +58,9 @@ CREATE TABLE IF NOT EXISTS badge_keys (
     private BLOB,
     state   TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS revoked (ref TEXT PRIMARY KEY, at TEXT NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;
+-- reissued: the attendee's new reference when a new badge was made (it travels with the revocation)
+CREATE TABLE IF NOT EXISTS revoked (ref TEXT PRIMARY KEY, at TEXT NOT NULL, reason TEXT NOT NULL, reissued TEXT)
+    WITHOUT ROWID;
 -- The replicated log: this desk's accepted scans (origin = this desk's log) and the replicas of the others'.
 CREATE TABLE IF NOT EXISTS checkins (
     origin    TEXT NOT NULL,
@@ -141,6 +143,9 @@ class KioskStore:
             db.executescript("BEGIN;" + SCHEMA + "COMMIT;")
             with contextlib.suppress(sqlite3.IntegrityError):
                 db.execute("INSERT INTO meta(key, value) VALUES ('epoch', ?)", (os.urandom(4).hex(),))
+            if "reissued" not in {row[1] for row in db.execute("PRAGMA table_info(revoked)")}:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                    db.execute("ALTER TABLE revoked ADD COLUMN reissued TEXT")  # a store from before revocations synced
         finally:
             db.close()
 

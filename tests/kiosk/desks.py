@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kiosk.admin import import_attendees, new_key
+from drivers.transports.mqtt import BrokerSettings
+from helpers import wait_until
+from kiosk.admin import export_pack, import_attendees, new_key
 from kiosk.checkin import load_keyring
 from kiosk.config import KioskConfig
 from kiosk.service import KioskService
 from kiosk.store import KioskStore
+from mqtt_legs import unique
 
 EVENT = 2024
 PIN = "246810"
@@ -22,6 +26,10 @@ CST = timezone(timedelta(hours=8))
 OPENS = datetime(2025, 6, 1, 7, 30, tzinfo=CST)
 STARTS = datetime(2025, 6, 1, 9, 0, tzinfo=CST)
 CLOSES = datetime(2025, 6, 1, 12, 0, tzinfo=CST)
+# Heads go out every second by default; fleets in tests beat faster, so healing shows within a few.
+FLEET_BEAT = 0.2
+HEAL = 10.0
+REPLICATED = 5.0
 
 ATTENDEES_CSV = """id,name,organisation,title,seat,lists,vip,blocked
 A001,张伟,华东电力设计院,总工程师,A-1,plenary;dinner,是,
@@ -132,3 +140,35 @@ kiosk:
   sync_secret: {SECRET}
   result_seconds: 2
 """
+
+
+def counts(service: KioskService) -> tuple:
+    """(entries, people signed in, conflicts) as the desk's store holds them."""
+    db = sqlite3.connect(service.store.path)
+    try:
+        return (db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0],
+                db.execute("SELECT COUNT(DISTINCT ref) FROM checkins WHERE direction = 'in'").fetchone()[0],
+                db.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0])
+    finally:
+        db.close()
+
+
+async def start_fleet(tmp_path: Path, host: str, port: int, clock: HandClock | None = None):
+    """Two syncing desks on a broker: desk-a (the organiser's, with the signing key) and desk-b,
+    set up from desk-a's event pack. Returns (desk-a's files, desk-a, desk-b, the site)."""
+    site = unique("kiosk")
+    first = make_desk(tmp_path, "desk-a", sync=True)
+    export_pack(first.store, first.config, tmp_path / "pack.json")
+    second = make_desk(tmp_path, "desk-b", sync=True, csv_text="id,name\nX1,占位\n", key=False)
+    import_attendees(second.store, second.config, tmp_path / "pack.json")
+    clock = clock or HandClock()
+    services = []
+    for desk in (first, second):
+        service = KioskService(desk.config, site=site, store_path=desk.path, now=clock,
+                               broker=BrokerSettings(host=host, port=port))
+        await service.start()
+        service.replicator.head_interval = FLEET_BEAT
+        services.append(service)
+    for service in services:
+        await wait_until(lambda s=service: s.replicator.subscribed, within=REPLICATED, what="desk subscribed")
+    return first, services[0], services[1], site

@@ -5,53 +5,16 @@ and messages that are altered, replayed or garbage. Both legs: roomctl's embedde
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
-from desks import HandClock, make_desk, nonce
+from desks import HEAL, REPLICATED, counts, nonce, start_fleet
 from drivers.transports.base import Message
 from drivers.transports.mqtt import BrokerSettings, MqttConnection
 from helpers import wait_until
-from kiosk.admin import export_pack, import_attendees
 from kiosk.checkin import Result
-from kiosk.service import KioskService
 from controller.mqtt_broker import EmbeddedBroker
 from mqtt_legs import MOSQUITTO, broker, mosquitto_unreachable, unique  # noqa: F401  (the fixture)
-
-# Heads go out every second by default; the tests use a shorter beat, so healing shows within a few.
-HEAL = 10.0
-REPLICATED = 5.0
-
-
-def counts(service: KioskService) -> tuple:
-    db = sqlite3.connect(service.store.path)
-    try:
-        return (db.execute("SELECT COUNT(*) FROM checkins").fetchone()[0],
-                db.execute("SELECT COUNT(DISTINCT ref) FROM checkins WHERE direction = 'in'").fetchone()[0],
-                db.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0])
-    finally:
-        db.close()
-
-
-async def start_fleet(tmp_path, host: str, port: int):
-    site = unique("kiosk")
-    first = make_desk(tmp_path, "desk-a", sync=True)
-    export_pack(first.store, first.config, tmp_path / "pack.json")
-    second = make_desk(tmp_path, "desk-b", sync=True, csv_text="id,name\nX1,占位\n", key=False)
-    import_attendees(second.store, second.config, tmp_path / "pack.json")
-    clock = HandClock()
-    services = []
-    for desk in (first, second):
-        service = KioskService(desk.config, site=site, store_path=desk.path, now=clock,
-                               broker=BrokerSettings(host=host, port=port))
-        await service.start()
-        service.replicator.head_interval = 0.2
-        services.append(service)
-    for service in services:
-        await wait_until(lambda s=service: s.replicator.connected and len(s.replicator._routes) == 2,
-                         within=REPLICATED, what="desk subscribed")
-    return first, services[0], services[1], site
 
 
 @pytest.fixture
