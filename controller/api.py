@@ -1,12 +1,14 @@
 """The HTTP API and the live WebSocket, served by the controller's own process."""
 
 import asyncio
-from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from controller.admin_api import document_masked_secrets
+from controller.api_models import (CommandResult, ErrorBody, EventRecord, Health, RoomDevice, RoomSummary,
+                                   RoomView, SceneSummary, document_request_invalid, errors)
 from controller.auth import Caller, Gate
 from controller.scenes import SceneNotFound, SceneResult
 from controller.selftest import SelfTestReport, render_html
@@ -43,15 +45,7 @@ LIVE_KINDS = frozenset({"state", "status", "scene", "selftest", "alert",
                         "playbook", "prompt", "monitoring", "post_meeting", "schedule"})  # the routines' progress
 
 
-class ErrorBody(BaseModel):
-    error: str
-    message: str
-    field: str | None = None
-
-
-class CommandResult(BaseModel):
-    ok: bool
-    device: dict[str, Any]
+__all__ = ["ERROR_STATUS", "ErrorBody", "create_app"]
 
 
 def create_app(controller) -> FastAPI:
@@ -85,27 +79,23 @@ def create_app(controller) -> FastAPI:
         return RedirectResponse("/docs")
 
     @app.get("/api/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "site": controller.config.site, "devices": controller.site.status_counts()}
+    async def health() -> Health:
+        return Health(status="ok", site=controller.config.site, devices=controller.site.status_counts())
 
-    @app.get("/api/rooms")
-    async def rooms() -> list[dict[str, Any]]:
+    @app.get("/api/rooms", responses=errors(401, 403))
+    async def rooms() -> list[RoomSummary]:
         return [room.view(with_devices=False) for room in controller.site.rooms.values()]
 
-    @app.get("/api/rooms/{room_id}", responses={404: {"model": ErrorBody}})
-    async def room(room_id: str) -> dict[str, Any]:
+    @app.get("/api/rooms/{room_id}", responses=errors(401, 403, 404))
+    async def room(room_id: str) -> RoomView:
         return room_or_404(room_id).view()
 
-    @app.get("/api/rooms/{room_id}/devices/{device_id}", responses={404: {"model": ErrorBody}})
-    async def device(room_id: str, device_id: str) -> dict[str, Any]:
+    @app.get("/api/rooms/{room_id}/devices/{device_id}", responses=errors(401, 403, 404))
+    async def device(room_id: str, device_id: str) -> RoomDevice:
         return device_or_404(room_id, device_id).view()
 
-    @app.post(
-        "/api/rooms/{room_id}/devices/{device_id}/commands",
-        responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody},
-                   422: {"model": ErrorBody}, 502: {"model": ErrorBody}, 503: {"model": ErrorBody},
-                   504: {"model": ErrorBody}},
-    )
+    @app.post("/api/rooms/{room_id}/devices/{device_id}/commands",
+              responses=errors(401, 403, 404, 409, 422, 502, 503, 504))
     async def command(room_id: str, device_id: str, body: CommandBody, who: Caller = Depends(caller)) -> CommandResult:
         runtime = device_or_404(room_id, device_id)
         try:
@@ -116,16 +106,13 @@ def create_app(controller) -> FastAPI:
                                          "field": getattr(exc, "field", None)}) from None
         return CommandResult(ok=True, device=runtime.view())
 
-    @app.get("/api/rooms/{room_id}/scenes", responses={404: {"model": ErrorBody}})
-    async def scenes(room_id: str) -> list[dict[str, Any]]:
+    @app.get("/api/rooms/{room_id}/scenes", responses=errors(401, 403, 404))
+    async def scenes(room_id: str) -> list[SceneSummary]:
         room_or_404(room_id)
-        return [{"id": scene_id, "name": scene.name or scene_id, "steps": len(scene.steps)}
+        return [SceneSummary(id=scene_id, name=scene.name or scene_id, steps=len(scene.steps))
                 for scene_id, scene in controller.scenes.scenes(room_id).items()]
 
-    @app.post(
-        "/api/rooms/{room_id}/scenes/{scene_id}",
-        responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
-    )
+    @app.post("/api/rooms/{room_id}/scenes/{scene_id}", responses=errors(401, 403, 404))
     async def recall_scene(room_id: str, scene_id: str, who: Caller = Depends(caller)) -> SceneResult:
         """Run a scene; the answer lists each step's result and duration (200 even when a step failed)."""
         room_or_404(room_id)
@@ -137,7 +124,7 @@ def create_app(controller) -> FastAPI:
     class SelfTestRequest(BaseModel):
         meeting_minutes: float | None = Field(None, gt=0, le=24 * 60)
 
-    @app.post("/api/rooms/{room_id}/selftest", responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
+    @app.post("/api/rooms/{room_id}/selftest", responses=errors(401, 403, 404))
     async def run_selftest(room_id: str, body: SelfTestRequest | None = None,
                            who: Caller = Depends(caller)) -> SelfTestReport:
         """Run the room's self-test unattended (the speak test is marked not done); stored, then answered."""
@@ -145,25 +132,27 @@ def create_app(controller) -> FastAPI:
         return await controller.selftest.run(room_id, meeting_minutes=body.meeting_minutes if body else None,
                                              actor=who.name)
 
-    @app.get("/api/rooms/{room_id}/selftests", responses={404: {"model": ErrorBody}})
-    async def selftest_history(room_id: str, limit: int = Query(20, ge=1, le=200)) -> list[dict[str, Any]]:
+    @app.get("/api/rooms/{room_id}/selftests", responses=errors(401, 403, 404))
+    async def selftest_history(room_id: str, limit: int = Query(20, ge=1, le=200)) -> list[SelfTestReport]:
+        """Stored self-test reports, the latest first."""
         room_or_404(room_id)
         return await controller.store.selftests(room=room_id, limit=limit)
 
     @app.get("/api/rooms/{room_id}/selftests/{report_id}.html", response_class=HTMLResponse,
-             responses={404: {"model": ErrorBody}})
+             responses=errors(401, 403, 404))
     async def selftest_page(room_id: str, report_id: str, lang: str = Query("en", pattern="^(en|zh)$")) -> str:
         for report in await controller.store.selftests(room=room_id, limit=200):
             if report["id"] == report_id:
                 return render_html(SelfTestReport.model_validate(report), lang)
         raise HTTPException(404, {"error": "NotFound", "message": f"no self-test {report_id!r} in {room_id}"})
 
-    @app.get("/api/events")
+    @app.get("/api/events", responses=errors(401, 403))
     async def events(
         room: str | None = Query(None, max_length=64),
         device: str | None = Query(None, max_length=64),
         limit: int = Query(100, ge=1, le=1000),
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRecord]:
+        """The event log, the latest first."""
         return await controller.store.events(room=room, device=device, limit=limit)
 
     @app.websocket("/api/ws")
@@ -218,6 +207,17 @@ def create_app(controller) -> FastAPI:
     for router in web_routers(controller, gate):
         app.include_router(router)
     gate.install(app)  # PIN login routes; origin guard and write audit around every route
+
+    build_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:  # built once, then served as cached
+            schema = build_openapi()
+            document_masked_secrets(schema)
+            document_request_invalid(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):

@@ -1,6 +1,7 @@
-"""No request, however malformed, gets a 5xx: schemathesis generates requests — valid and
-invalid (negative mode) — for every operation in the live OpenAPI schema, against a
-running controller on simulators, with a technician's token.
+"""No request, however malformed, gets a 5xx, and every answer fits the schema: schemathesis
+generates requests — valid and invalid (negative mode) — for every operation in the live
+OpenAPI schema, against a running controller on simulators, with a technician's token, and
+checks each answer against the response schema its status documents.
 
 Path parameters are also the venue's real ids (room, device, scene), so requests reach
 past "no such room" into the handlers. The venue's timeouts are short so that what a real
@@ -19,6 +20,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.checks import response_schema_conformance
+from schemathesis.core.failures import FailureGroup
 
 from controller.app import Controller
 from controller.config import parse_config
@@ -90,10 +93,11 @@ def live_api(tmp_path_factory):
     running.stop()
 
 
-def test_no_request_however_malformed_gets_a_server_error(live_api):
+def test_no_request_however_malformed_gets_a_server_error_or_an_answer_off_its_schema(live_api):
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
     headers = {"Authorization": f"Bearer {TOKENS['technician']}"}
     failures: list[str] = []
+    off_schema: dict[str, str] = {}  # one example per operation and status
     statuses: dict[int, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 40  # every page action is in the schema
@@ -115,7 +119,14 @@ def test_no_request_however_malformed_gets_a_server_error(live_api):
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} → {response.status_code}: "
                                 f"{response.text[:200]}\n  {case.as_curl_command()}")
+                return
+            try:
+                case.validate_response(response, checks=[response_schema_conformance])
+            except FailureGroup as group:
+                off_schema.setdefault(f"{case.method} {operation.path} → {response.status_code}",
+                                      f"{group.exceptions[0].title}: {response.text[:300]}")
 
         no_server_error()
     assert failures == [], "\n".join(failures[:20])
+    assert off_schema == {}, "\n".join(f"{where}: {what}" for where, what in off_schema.items())
     assert sum(statuses.values()) > 20 * len(operations) and statuses.get(200, 0) > 0, statuses
