@@ -5,13 +5,11 @@ import time
 
 import pytest
 
+from audio_fixtures import device_room, running
 from drivers.audio.mixer import MixerOptions, X32Mixer, XAirMixer
-from drivers.commands import parse_command
 from drivers.errors import InvalidCommand, Unsupported
 from drivers.status import Status
-from drivers.supervisor import Supervisor
 from drivers.transports.udp import UdpTransport
-from helpers import wait_for_status, wait_until
 from simulators.shure import ShureSimulator
 from simulators.x32 import X32Simulator, XAirSimulator
 
@@ -19,47 +17,21 @@ TIMEOUT = 0.3
 FAMILIES = {"x32": (X32Simulator, X32Mixer), "xair": (XAirSimulator, XAirMixer)}
 
 
-class MixerRoom:
-    def __init__(self, sim, supervisor: Supervisor) -> None:
-        self.sim, self.supervisor = sim, supervisor
-        self.device = supervisor.device
-
-    async def wait_for_status(self, status: Status, within: float) -> float:
-        await wait_for_status(self.supervisor, status, within=within)
-        return time.monotonic()
-
-    async def wait_for(self, condition, what: str, within: float = 3.0) -> None:
-        await wait_until(condition, within=within, what=what)
-
-    def state(self, key: str, channel=1):
-        return self.device.state.get(key, {}).get(channel)
-
-    async def execute(self, payload: dict) -> None:
-        await self.supervisor.execute(parse_command(payload))
-
-    async def stop(self) -> None:
-        await self.supervisor.stop()
-        await self.sim.stop()
-
-
-async def make_room(family="xair", *, poll_interval=0.2, sim_options=None, **options) -> MixerRoom:
+def make_room(family="xair", *, poll_interval=0.2, sim_options=None, **options):
+    """The console simulator of ``family`` and its driver, online on it."""
     sim_class, driver_class = FAMILIES[family]
-    sim = sim_class(**(sim_options or {}))
-    await sim.start()
     options = MixerOptions(**{"channels": 4, "meter_interval": 0.05, **options})
-    device = driver_class("mixer", UdpTransport(sim.host, sim.port), options=options, timeout=TIMEOUT)
-    supervisor = Supervisor(device, poll_interval=poll_interval)
-    supervisor.start()
-    room = MixerRoom(sim, supervisor)
-    await room.wait_for_status(Status.ONLINE, within=5)
-    return room
+    return device_room(
+        sim_class(**(sim_options or {})),
+        lambda host, port: driver_class("mixer", UdpTransport(host, port), options=options, timeout=TIMEOUT),
+        poll_interval=poll_interval,
+    )
 
 
 @pytest.fixture(params=["x32", "xair"])
 async def mixer_room(request):
-    room = await make_room(request.param)
-    yield room
-    await room.stop()
+    async with make_room(request.param) as room:
+        yield room
 
 
 async def test_mixer_comes_online_with_identity_faders_and_mutes(mixer_room):
@@ -76,14 +48,14 @@ async def test_fader_mute_and_phantom_commands_reach_the_console(mixer_room):
     room, sim = mixer_room, mixer_room.sim
     await room.execute({"type": "fader", "channel": 2, "db": -10})
     assert sim.param("/ch/02/mix/fader") == pytest.approx(512 / 1023)
-    assert room.state("faders", 2) == -9.98  # the step -10 dB lands on, read back
+    assert room.channel("faders", 2) == -9.98  # the step -10 dB lands on, read back
     await room.execute({"type": "fader", "channel": "main", "db": "-inf"})
-    assert room.state("faders", "main") == "-inf"
+    assert room.channel("faders", "main") == "-inf"
     await room.execute({"type": "channel_mute", "channel": 3, "muted": True})
-    assert sim.param("/ch/03/mix/on") == 0 and room.state("mutes", 3) is True
+    assert sim.param("/ch/03/mix/on") == 0 and room.channel("mutes", 3) is True
     await room.execute({"type": "phantom", "channel": 1, "on": True})
     headamp = sim.console.headamp.format(sim.console.headamp_base)
-    assert sim.param(headamp) == 1 and room.state("phantom", 1) is True
+    assert sim.param(headamp) == 1 and room.channel("phantom", 1) is True
 
 
 @pytest.mark.parametrize("payload, error", [
@@ -103,66 +75,48 @@ async def test_bad_commands_are_refused_before_anything_is_sent(mixer_room, payl
 
 
 async def test_a_change_on_the_console_arrives_through_xremote():
-    room = await make_room("x32", poll_interval=30)  # no polls: only /xremote can carry it
-    try:
+    async with make_room("x32", poll_interval=30) as room:  # no polls: only /xremote can carry it
         room.sim.console_set("/ch/01/mix/fader", 0.5)
         # 0.5 is kept as step 512 of 1023: -9.98 dB
-        await room.wait_for(lambda: room.state("faders", 1) == -9.98, "the console's fader move")
+        await room.wait_for(lambda: room.channel("faders", 1) == -9.98, "the console's fader move")
         room.sim.console_set("/main/st/mix/on", 0)
-        await room.wait_for(lambda: room.state("mutes", "main") is True, "the console's main mute")
-    finally:
-        await room.stop()
+        await room.wait_for(lambda: room.channel("mutes", "main") is True, "the console's main mute")
 
 
 async def test_expired_xremote_is_renewed_and_console_changes_flow_again():
-    room = await make_room("xair", poll_interval=30, renew_interval=0.3)
-    try:
+    async with make_room("xair", poll_interval=30, renew_interval=0.3) as room:
         room.sim.inject("xremote_expired")  # the mixer forgets us
         assert not room.sim.xremote
         await room.wait_for(lambda: room.sim.xremote, "the driver subscribes again")
         room.sim.console_set("/ch/02/mix/on", 0)
-        await room.wait_for(lambda: room.state("mutes", 2) is True, "the change after renewal")
-    finally:
-        await room.stop()
+        await room.wait_for(lambda: room.channel("mutes", 2) is True, "the change after renewal")
 
 
 async def test_meters_move_with_the_talker_on_a_wired_receiver():
-    receiver = ShureSimulator()
-    await receiver.start()
-    room = await make_room("xair")
-    try:
+    async with running(ShureSimulator()) as receiver, make_room("xair") as room:
         room.sim.connect_input(1, receiver.audio_output(1))
         room.sim.connect_input(2, receiver.audio_output(2))
-        await room.wait_for(lambda: room.state("levels", 1) is not None, "meters")
-        assert room.state("levels", 1) <= -50  # nobody talking: the receiver's noise floor
+        await room.wait_for(lambda: room.channel("levels", 1) is not None, "meters")
+        assert room.channel("levels", 1) <= -50  # nobody talking: the receiver's noise floor
         receiver.talk(1, level_dbfs=-20)
-        await room.wait_for(lambda: room.state("levels", 1) > -30, "channel 1 moves with the talker")
-        assert room.state("levels", 2) <= -50  # the other mic stays quiet
+        await room.wait_for(lambda: room.channel("levels", 1) > -30, "channel 1 moves with the talker")
+        assert room.channel("levels", 2) <= -50  # the other mic stays quiet
         receiver.silence(1)
-        await room.wait_for(lambda: room.state("levels", 1) <= -50, "quiet again")
+        await room.wait_for(lambda: room.channel("levels", 1) <= -50, "quiet again")
         receiver.switch_transmitter(1, False)  # nothing comes out of the receiver at all
-        await room.wait_for(lambda: room.state("levels", 1) == -128, "no signal")
-    finally:
-        await room.stop()
-        await receiver.stop()
+        await room.wait_for(lambda: room.channel("levels", 1) == -128, "no signal")
 
 
 async def test_a_channel_driven_too_hot_clips_and_shows_as_a_fault():
-    receiver = ShureSimulator()
-    await receiver.start()
-    room = await make_room("x32")
-    try:
+    async with running(ShureSimulator()) as receiver, make_room("x32") as room:
         room.sim.connect_input(1, receiver.audio_output(1))
         receiver.talk(1, level_dbfs=-20)
         receiver.channels[1].gain = 60  # +42 dB of receiver gain: far past full scale
         await room.wait_for_status(Status.FAULT, within=3)
         assert "clipping on channel 1" in room.supervisor.reason
-        assert room.state("clipping", 1) is True
+        assert room.channel("clipping", 1) is True
         receiver.channels[1].gain = 18
         await room.wait_for_status(Status.ONLINE, within=3)
-    finally:
-        await room.stop()
-        await receiver.stop()
 
 
 async def test_clipping_fault_shows_and_clears(mixer_room):
@@ -191,7 +145,7 @@ async def test_lost_datagrams_are_sent_again_and_the_mixer_stays_online(mixer_ro
     room.supervisor._on_status = lambda status, reason: log.append(status)
     room.sim.inject("packet_loss", loss=0.5)  # every other datagram, each way
     await room.execute({"type": "fader", "channel": 1, "db": -20})
-    assert room.state("faders", 1) == pytest.approx(-20, abs=0.05)
+    assert room.channel("faders", 1) == pytest.approx(-20, abs=0.05)
     await room.wait_for(lambda: room.device.link.stats.resends >= 3, "resent requests")
     assert Status.OFFLINE not in log
     room.sim.inject("packet_loss", loss=1.0)  # the cable is as good as cut
@@ -206,7 +160,7 @@ async def test_reboot_brings_the_console_back_to_its_last_snapshot(mixer_room):
     room.sim.inject("reboot", reboot_time=0.5)
     await room.wait_for_status(Status.OFFLINE, within=2 * TIMEOUT + 0.3)
     await room.wait_for_status(Status.ONLINE, within=5.0)
-    await room.wait_for(lambda: room.state("faders", 1) == -0.01, "the snapshot's fader, re-read")
+    await room.wait_for(lambda: room.channel("faders", 1) == -0.01, "the snapshot's fader, re-read")
 
 
 async def test_scenes_are_recalled_and_their_changes_arrive(mixer_room):
@@ -215,10 +169,10 @@ async def test_scenes_are_recalled_and_their_changes_arrive(mixer_room):
     sim.console_set("/ch/04/mix/on", 0)
     sim.save_snapshot(first + 1)  # a "break" scene: channel 4 muted
     sim.console_set("/ch/04/mix/on", 1)
-    await room.wait_for(lambda: room.state("mutes", 4) is False, "channel 4 on")
+    await room.wait_for(lambda: room.channel("mutes", 4) is False, "channel 4 on")
     await room.execute({"type": "scene", "scene": first + 1})
     assert room.device.state["scene"] == first + 1
-    await room.wait_for(lambda: room.state("mutes", 4) is True, "the scene's mute")
+    await room.wait_for(lambda: room.channel("mutes", 4) is True, "the scene's mute")
 
 
 async def test_malformed_packets_are_counted_logged_once_and_never_stop_the_mixer(mixer_room, caplog):

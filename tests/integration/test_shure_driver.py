@@ -6,74 +6,33 @@ import time
 
 import pytest
 
+from audio_fixtures import device_room
 from drivers.audio.shure import ShureOptions, ShureReceiver
 from drivers.capabilities import Antenna, BatteryType, RuntimeState
-from drivers.commands import parse_command
 from drivers.errors import InvalidCommand, Unsupported
 from drivers.status import Status
-from drivers.supervisor import Supervisor
 from drivers.transports.tcp import TcpTransport
-from helpers import wait_for_status, wait_until
+from helpers import FakeClock
 from simulators.shure import ShureSimulator
 
 TIMEOUT = 0.3
 
 
-class ManualClock:
-    """The simulator's clock, moved by the test: hours of battery drain in no time."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class ReceiverRoom:
-    def __init__(self, sim: ShureSimulator, clock: ManualClock, supervisor: Supervisor) -> None:
-        self.sim, self.clock, self.supervisor = sim, clock, supervisor
-        self.device: ShureReceiver = supervisor.device
-
-    async def wait_for_status(self, status: Status, within: float) -> float:
-        """Wait for ``status``; return the monotonic time it was seen."""
-        await wait_for_status(self.supervisor, status, within=within)
-        return time.monotonic()
-
-    async def wait_for(self, condition, what: str, within: float = 3.0) -> None:
-        await wait_until(condition, within=within, what=what)
-
-    def channel(self, key: str, channel: int = 1):
-        return self.device.state.get(key, {}).get(channel)
-
-    async def execute(self, payload: dict) -> None:
-        await self.supervisor.execute(parse_command(payload))
-
-    async def stop(self) -> None:
-        await self.supervisor.stop()
-        await self.sim.stop()
-
-
-async def make_room(*, poll_interval=0.2, metering=False, **sim_options) -> ReceiverRoom:
-    clock = ManualClock()
-    sim = ShureSimulator(clock=clock, **sim_options)
-    await sim.start()
+def make_room(*, poll_interval=0.2, metering=False, **sim_options):
+    """The receiver simulator on a clock the test moves, and the driver online on it."""
+    clock = FakeClock()  # hours of battery drain in no time
     options = ShureOptions(metering=metering)
-    device = ShureReceiver("mics", TcpTransport(sim.host, sim.port), options=options, timeout=TIMEOUT)
-    supervisor = Supervisor(device, poll_interval=poll_interval)
-    supervisor.start()
-    room = ReceiverRoom(sim, clock, supervisor)
-    await room.wait_for_status(Status.ONLINE, within=5)
-    return room
+    return device_room(
+        ShureSimulator(clock=clock, **sim_options),
+        lambda host, port: ShureReceiver("mics", TcpTransport(host, port), options=options, timeout=TIMEOUT),
+        poll_interval=poll_interval, clock=clock,
+    )
 
 
 @pytest.fixture
 async def receiver_room():
-    room = await make_room()
-    yield room
-    await room.stop()
+    async with make_room() as room:
+        yield room
 
 
 async def test_receiver_comes_online_with_identity_channels_and_charged_transmitters(receiver_room):
@@ -93,14 +52,11 @@ async def test_receiver_comes_online_with_identity_channels_and_charged_transmit
 
 async def test_battery_drains_with_the_clock_and_the_receiver_reports_it_unasked():
     # Polls far apart: only the receiver's own REPs can carry the change.
-    room = await make_room(poll_interval=30)
-    try:
+    async with make_room(poll_interval=30) as room:
         room.clock.advance(4 * 3600)  # half of an 8-hour battery
         await room.wait_for(lambda: room.channel("batteries").percent == 50, "battery at 50 %")
         battery = room.channel("batteries")
         assert (battery.bars, battery.minutes_left) == (3, 240)
-    finally:
-        await room.stop()
 
 
 async def test_a_transmitter_switched_off_has_no_battery_figures_and_then_calculates(receiver_room):
@@ -204,27 +160,21 @@ async def test_bad_commands_are_refused_before_anything_is_sent(receiver_room, p
 
 
 async def test_a_receiver_without_mute_refuses_mute_commands():
-    room = await make_room(model="QLXD4")
-    try:
+    async with make_room(model="QLXD4") as room:
         assert room.device.channel_numbers() == (1,)
         assert "mutes" not in room.device.state or 1 not in room.device.state["mutes"]
         with pytest.raises(Unsupported):
             await room.execute({"type": "channel_mute", "channel": 1, "muted": True})
-    finally:
-        await room.stop()
 
 
 async def test_a_change_made_elsewhere_arrives_as_an_unsolicited_report():
-    room = await make_room(poll_interval=30)
-    try:
+    async with make_room(poll_interval=30) as room:
         # Someone turns the gain on the front panel, or in Wireless Workbench.
         reader, writer = await asyncio.open_connection(room.sim.host, room.sim.port)
         writer.write(b"< SET 1 AUDIO_GAIN 030 >")
         await reader.readuntil(b">")
         await room.wait_for(lambda: room.channel("gains") == 12, "gain +12 dB reported")
         writer.close()
-    finally:
-        await room.stop()
 
 
 async def test_malformed_reports_are_counted_logged_once_and_never_stop_the_receiver(receiver_room, caplog):
@@ -243,12 +193,9 @@ async def test_malformed_reports_are_counted_logged_once_and_never_stop_the_rece
 
 
 async def test_sample_metering_runs_at_the_recommended_rate_and_updates_levels():
-    room = await make_room(metering=True, poll_interval=30, talk=[1])
-    try:
+    async with make_room(metering=True, poll_interval=30, talk=[1]) as room:
         assert room.sim.channels[1].meter_rate_ms == 1000  # < SET 1 METER_RATE 01000 >
         assert room.sim.requests_seen("METER_RATE 01000") == 2
         assert room.device.samples_received == 0
         await room.wait_for(lambda: room.device.samples_received >= 2, "a SAMPLE from each channel", within=2.0)
-    finally:
-        await room.stop()
     assert room.sim.channels[1].meter_rate_ms == 0  # metering switched off on the way out

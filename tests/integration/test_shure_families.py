@@ -8,61 +8,36 @@ import logging
 
 import pytest
 
-from drivers.audio.shure import AXIENT, SLXD, ShureOptions, ShureReceiver
+from audio_fixtures import device_room
+from drivers.audio.shure import ShureOptions, ShureReceiver
+from drivers.audio.shure_codec import AXIENT, SLXD
 from drivers.capabilities import Antenna, BatteryType, RuntimeState
-from drivers.commands import parse_command
 from drivers.errors import InvalidCommand, Unsupported
 from drivers.status import Status
-from drivers.supervisor import Supervisor
 from drivers.transports.tcp import TcpTransport
-from helpers import FakeClock, wait_for_status, wait_until
+from helpers import FakeClock
 from simulators.shure import ShureSimulator
 
 TIMEOUT = 0.3
 FAMILIES = [("SLXD4D", SLXD), ("AD4Q", AXIENT)]
 
 
-class ReceiverRoom:
-    def __init__(self, sim: ShureSimulator, clock: FakeClock, supervisor: Supervisor) -> None:
-        self.sim, self.clock, self.supervisor = sim, clock, supervisor
-        self.device: ShureReceiver = supervisor.device
-
-    async def wait_for_status(self, status: Status, within: float = 3.0) -> None:
-        await wait_for_status(self.supervisor, status, within=within)
-
-    async def wait_for(self, condition, what: str, within: float = 3.0) -> None:
-        await wait_until(condition, within=within, what=what)
-
-    def channel(self, key: str, channel: int = 1):
-        return self.device.state.get(key, {}).get(channel)
-
-    async def execute(self, payload: dict) -> None:
-        await self.supervisor.execute(parse_command(payload))
-
-    async def stop(self) -> None:
-        await self.supervisor.stop()
-        await self.sim.stop()
-
-
-async def make_room(model: str, *, poll_interval=0.2, metering=False, family="auto", **sim_options) -> ReceiverRoom:
+def make_room(model: str, *, poll_interval=0.2, metering=False, family="auto", **sim_options):
+    """The simulator speaking ``model``'s dialect on a clock the test moves, and the driver online on it."""
     clock = FakeClock()
-    sim = ShureSimulator(clock=clock, model=model, **sim_options)
-    await sim.start()
-    device = ShureReceiver("mics", TcpTransport(sim.host, sim.port),
-                           options=ShureOptions(metering=metering, family=family), timeout=TIMEOUT)
-    supervisor = Supervisor(device, poll_interval=poll_interval)
-    supervisor.start()
-    room = ReceiverRoom(sim, clock, supervisor)
-    await room.wait_for_status(Status.ONLINE, within=5)
-    return room
+    options = ShureOptions(metering=metering, family=family)
+    return device_room(
+        ShureSimulator(clock=clock, model=model, **sim_options),
+        lambda host, port: ShureReceiver("mics", TcpTransport(host, port), options=options, timeout=TIMEOUT),
+        poll_interval=poll_interval, clock=clock,
+    )
 
 
 @pytest.fixture(params=FAMILIES, ids=[model for model, _ in FAMILIES])
 async def room(request):
     model, _ = request.param
-    room = await make_room(model)
-    yield room
-    await room.stop()
+    async with make_room(model) as room:
+        yield room
 
 
 async def test_the_family_comes_from_the_model_and_the_capabilities_read_as_on_ulxd(room):
@@ -104,34 +79,27 @@ async def test_a_transmitter_switched_off_is_unknown_then_calculating(room):
 
 @pytest.mark.parametrize("model, family", FAMILIES)
 async def test_battery_drain_arrives_as_unsolicited_tx_batt_reports(model, family):
-    room = await make_room(model, poll_interval=30)  # polls far apart: only the receiver's REPs carry it
-    try:
+    async with make_room(model, poll_interval=30) as room:  # polls far apart: only the receiver's REPs carry it
         room.clock.advance(4 * 3600)  # half of an 8-hour battery
         await room.wait_for(lambda: room.channel("batteries").minutes_left == 240, "240 minutes left")
         assert room.channel("batteries").bars == 3
-    finally:
-        await room.stop()
 
 
 @pytest.mark.parametrize("model, family", FAMILIES)
 async def test_meters_arrive_in_the_familys_sample_layout(model, family):
-    room = await make_room(model, metering=True, talk=[1])
-    try:
+    async with make_room(model, metering=True, talk=[1]) as room:
         assert room.sim.channels[1].meter_rate_ms == 1000  # < SET 1 METER_RATE 01000 >
         await room.wait_for(lambda: room.device.samples_received >= 2, "SAMPLE reports", within=2.5)
         await room.wait_for(lambda: room.channel("levels") > -40, "the talker on the meter", within=2.5)
         assert room.channel("rf").level_dbm > -95 and room.channel("rf").antenna is not Antenna.NONE
         assert room.channel("clipping") is False
         assert room.device.malformed.total == 0
-    finally:
-        await room.stop()
     assert room.sim.channels[1].meter_rate_ms == 0  # metering switched off on the way out
 
 
 @pytest.mark.parametrize("model, family", FAMILIES)
 async def test_rf_loss_is_a_fault_and_the_link_comes_back(model, family):
-    room = await make_room(model, metering=True)
-    try:
+    async with make_room(model, metering=True) as room:
         room.sim.inject("rf_loss", channel=1)
         await room.wait_for_status(Status.FAULT)
         assert "channel 1: RF lost" in room.supervisor.reason
@@ -140,20 +108,15 @@ async def test_rf_loss_is_a_fault_and_the_link_comes_back(model, family):
         room.sim.clear_faults()
         await room.wait_for_status(Status.ONLINE)
         assert room.channel("rf").antenna is Antenna.BOTH
-    finally:
-        await room.stop()
 
 
 async def test_axient_interference_status_is_a_fault():
-    room = await make_room("AD4D")
-    try:
+    async with make_room("AD4D") as room:
         room.sim.inject("interference", channel=2)
         await room.wait_for_status(Status.FAULT)
         assert "channel 2: RF interference" in room.supervisor.reason  # INTERFERENCE_STATUS DETECTED
         room.sim.clear_faults()
         await room.wait_for_status(Status.ONLINE)
-    finally:
-        await room.stop()
 
 
 async def test_gain_and_name_commands_reach_the_receiver(room):
@@ -204,12 +167,9 @@ async def test_mute_where_the_family_has_it_and_refused_where_not(room):
 
 @pytest.mark.parametrize("model, family", FAMILIES)
 async def test_an_explicit_family_option_is_used(model, family):
-    room = await make_room(model, family=family.key)
-    try:
+    async with make_room(model, family=family.key) as room:
         assert room.device.family is family
         assert room.channel("batteries").bars == 5
-    finally:
-        await room.stop()
 
 
 BAD_LINES = {

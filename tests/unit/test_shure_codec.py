@@ -21,7 +21,8 @@ import pytest
 from pydantic import ValidationError
 
 from drivers.audio.malformed import Malformed, MalformedLog
-from drivers.audio.shure import (
+from drivers.audio.shure import ShureOptions
+from drivers.audio.shure_codec import (
     AXIENT,
     SLXD,
     ULXD,
@@ -29,14 +30,13 @@ from drivers.audio.shure import (
     ReportError,
     Sample,
     ShureFramer,
-    ShureOptions,
     channels_of_model,
     encode_get,
-    family_of_model,
-    name_value,
     encode_set,
+    family_of_model,
     gain_value,
     meter_rate_value,
+    name_value,
     parse_antenna,
     parse_audio_level,
     parse_battery_bars,
@@ -364,7 +364,7 @@ def test_the_family_is_read_from_the_model(model, family):
 
 
 def test_every_family_keeps_to_the_roles_the_driver_publishes():
-    from drivers.audio.shure import FAMILIES, ROLE_STATE
+    from drivers.audio.shure_codec import FAMILIES, ROLE_STATE
 
     for family in FAMILIES.values():
         roles = {role for role, _ in family.channel_params.values()}
