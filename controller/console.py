@@ -10,6 +10,9 @@ A room's state at a glance, worst first:
 - ``warnings``: alerts standing, a self-test with warnings or checks not done, none yet,
   or devices still starting;
 - ``ready``: its last self-test passed and every device answers.
+
+Beside the state, ``attended``: a staff member stays in the room (from the schedule's T-20
+reminder on), whatever the devices say.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class RoomGlance(BaseModel):
     id: str
     name: str
     state: RoomState
+    attended: bool = Field(description="A staff member stays in the room (from the T-20 reminder on)")
     reasons: list[dict[str, str]] = Field(description="Why the room is in this state, in en and zh")
     devices_total: int
     devices_online: int
@@ -217,8 +221,9 @@ class Console:
         if state == "ready":
             reasons.append(_t("the last self-test passed; every device answers", "上次自检通过，所有设备在线"))
         return RoomGlance(
-            id=room_id, name=room.name, state=state, reasons=reasons, devices_total=len(devices),
-            devices_online=len(online), devices_down=[f"{d.id} ({d.supervisor.status.value})" for d in down],
+            id=room_id, name=room.name, state=state, attended=room.attended, reasons=reasons,
+            devices_total=len(devices), devices_online=len(online),
+            devices_down=[f"{d.id} ({d.supervisor.status.value})" for d in down],
             last_selftest=last, alerts_standing=len(standing), meeting=meeting,
             selftest_running=self.selftests.running_in(room_id) is not None, playbooks_running=running_runs,
         )

@@ -1,11 +1,16 @@
 """The pages' live socket (``/api/live``): one bus subscription for every page, each event
 serialised once, then fanned out as frames to every socket that may see it.
 
-A page connects, sends ``{"token": ...}`` as its first message (browsers cannot set a
-WebSocket's headers), and gets frames: each frame is a JSON array of messages —
+A page connects, sends ``{"token": ..., "rooms"?: [...]}`` as its first message (browsers
+cannot set a WebSocket's headers), and gets frames: each frame is a JSON array of messages —
 ``hello``, ``snapshot`` (the rooms it may see, with their devices), then events
 (``{"type": kind, "seq", "at", "room", "device", "data", "actor"}``) and a ``ping``
 every ``PING_EVERY`` seconds so the page can tell a dead link from a quiet room.
+
+Refusals say why, then close: a hello that is not that JSON object gets ``error`` and
+close code 4400; a token that stands for nobody (or for a desk) gets ``denied`` and 4403;
+a session that ends while the socket is open, 4401. Pages send nothing after their hello:
+anything they do send gets ``error`` and 4400.
 
 A tablet sees its own room only. A socket that falls ``CLIENT_BACKLOG`` frames behind is
 not slowed down for: its backlog is dropped and it gets a fresh snapshot instead.
@@ -38,11 +43,18 @@ CLIENT_BACKLOG = 256
 BUS_BACKLOG = 20_000
 # A quiet link still carries a ping this often; pages reconnect when they hear nothing for 3×.
 PING_EVERY = 10.0
+# A hello is a token and a few room ids; anything longer is not one (uvicorn's frame limit,
+# 16 MiB, is far above what a hello needs).
+HELLO_MAX_CHARS = 16_384
+# A WebSocket close frame's reason is at most 123 bytes (RFC 6455 §5.5: 125 with the code).
+CLOSE_REASON_MAX = 123
 
-# What pages hear about: device changes, routines' progress, and (the console) the log.
+# What pages hear about: device changes, routines' progress, and (the console) the log — with
+# the staff reminder (the room becomes attended) and maintenance entries as they are recorded.
 TABLET_KINDS = frozenset({"state", "status", "scene"})
 CONSOLE_KINDS = frozenset({"state", "status", "scene", "selftest", "alert", "playbook", "prompt", "monitoring",
-                           "post_meeting", "schedule", "command", "error", "audit", "auth", "system"})
+                           "post_meeting", "schedule", "reminder", "maintenance", "command", "error", "audit", "auth",
+                           "system"})
 ROOM_ROLES = frozenset({"tablet", "technician", "admin"})
 
 
@@ -65,6 +77,42 @@ def encode_event(event) -> str:
 
 def encode_frame(messages: list[str]) -> str:
     return "[" + ",".join(messages) + "]"
+
+
+class BadHello(ValueError):
+    """The first message is not ``{"token"?: str, "rooms"?: [str, ...]}`` as JSON text."""
+
+
+@dataclass(frozen=True)
+class Hello:
+    token: str | None  # None: none given (the Authorization header, or an anonymous reader)
+    rooms: frozenset[str] | None  # None: every room the caller may see
+
+
+def parse_hello(text: str | None) -> Hello:
+    """A page's first message (``None``: it sent a binary frame); BadHello says what is wrong."""
+    if text is None:
+        raise BadHello('the hello is a text frame: {"token": ...}')
+    if len(text) > HELLO_MAX_CHARS:
+        raise BadHello(f"the hello is longer than {HELLO_MAX_CHARS} characters")
+    try:
+        hello = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        raise BadHello("the hello is not JSON") from None
+    if not isinstance(hello, dict):
+        raise BadHello('the hello is a JSON object: {"token": ...}')
+    token = hello.get("token")
+    if token is not None and not isinstance(token, str):
+        raise BadHello("token is a string")
+    if token:
+        try:
+            token.encode()
+        except UnicodeEncodeError:  # a lone surrogate (a "\\ud800" escape): no token is that
+            raise BadHello("token is not valid text") from None
+    rooms = hello.get("rooms")
+    if rooms is not None and not (isinstance(rooms, list) and all(isinstance(room, str) for room in rooms)):
+        raise BadHello("rooms is a list of room ids")
+    return Hello(token=token or None, rooms=frozenset(rooms) if rooms is not None else None)
 
 
 @dataclass(eq=False)
@@ -108,13 +156,17 @@ class LiveHub:
     def _ensure_pump(self) -> None:
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._run(), name="live hub")
+            self._pump.add_done_callback(_pump_ended)
 
     async def _stop_pump_if_idle(self) -> None:
-        if not self.clients and self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
-            self._pump = None
+        pump = self._pump
+        if self.clients or pump is None:
+            return
+        # Forgotten before the wait: a page that connects meanwhile starts a pump of its own
+        # rather than finding this one, cancelled, still there.
+        self._pump = None
+        pump.cancel()
+        await asyncio.wait({pump})
 
     async def _run(self) -> None:
         with self.controller.bus.subscribe(limit=BUS_BACKLOG) as subscription:
@@ -151,48 +203,59 @@ class LiveHub:
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            hello = json.loads(await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT))
-            if not isinstance(hello, dict):
-                raise ValueError("hello is an object")
-            token = hello.get("token")
-            who = await self.gate.websocket_caller(websocket, token if isinstance(token, str) and token else None)
-        except (asyncio.TimeoutError, ValueError, WebSocketDisconnect, KeyError):
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.close(code=4400)
+            first = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT)
+        except asyncio.TimeoutError:
+            await _refuse(websocket, 4400, "error", f"no hello within {HELLO_TIMEOUT:g} s")
             return
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if first["type"] == "websocket.disconnect":
+            return
+        try:
+            hello = parse_hello(first.get("text"))
+        except BadHello as exc:
+            await _refuse(websocket, 4400, "error", str(exc))
+            return
+        who = await self.gate.websocket_caller(websocket, hello.token)
         if who is None or who.role not in ROOM_ROLES | {"anonymous"}:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.send_text(encode_frame([json.dumps({"type": "denied", "reason": "token refused"})]))
-                await websocket.close(code=4403)
+            await _refuse(websocket, 4403, "denied", "token refused")
             return
         rooms = frozenset({who.room}) if who.role == "tablet" else None
-        asked = hello.get("rooms")
-        if isinstance(asked, list) and all(isinstance(r, str) for r in asked):
-            rooms = frozenset(asked) if rooms is None else rooms & frozenset(asked)
+        if hello.rooms is not None:
+            rooms = hello.rooms if rooms is None else rooms & hello.rooms
         client = LiveClient(websocket, who, rooms, TABLET_KINDS if who.role == "tablet" else CONSOLE_KINDS)
         self.clients.add(client)
         self._ensure_pump()
+        receiver: asyncio.Task | None = None
         try:
             await websocket.send_text(encode_frame([json.dumps({
                 "type": "hello", "who": who.model_dump(mode="json"), "site": self.controller.config.site,
                 "site_name": self.controller.config.name, "ping_every": PING_EVERY})]))
             await websocket.send_text(self.snapshot(client))
-            receiver = asyncio.create_task(_drain(websocket))
-            try:
-                await self._send_frames(client, receiver)
-            finally:
-                receiver.cancel()
+            receiver = asyncio.create_task(_until_the_page_speaks(websocket))
+            await self._send_frames(client, receiver)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
             self.clients.discard(client)
+            if receiver is not None and not receiver.done():
+                receiver.cancel()
             await self._stop_pump_if_idle()
+        if receiver is not None and receiver.done() and not receiver.cancelled():
+            complaint = receiver.result()  # raises what the reader did not expect: uvicorn logs it
+            if complaint is not None:
+                await _refuse(websocket, 4400, "error", complaint)
 
     async def _send_frames(self, client: LiveClient, receiver: asyncio.Task) -> None:
         websocket = client.websocket
         while not receiver.done():
             getter = asyncio.ensure_future(client.frames.get())
-            done, _ = await asyncio.wait({getter, receiver}, timeout=PING_EVERY, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({getter, receiver}, timeout=PING_EVERY,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                getter.cancel()  # the server is stopping: no task left waiting on the queue
+                raise
             if getter not in done:
                 getter.cancel()
                 if receiver in done:
@@ -216,13 +279,28 @@ class LiveHub:
                 self.frames_sent += 1
 
 
-async def _drain(websocket: WebSocket) -> None:
-    """Pages send nothing after their hello; read until they go."""
+async def _until_the_page_speaks(websocket: WebSocket) -> str | None:
+    """Pages send nothing after their hello. Returns None when the page goes, or what is wrong
+    when it sends something (the socket is then closed with 4400)."""
     try:
-        while True:
-            await websocket.receive_text()
+        message = await websocket.receive()
     except (WebSocketDisconnect, RuntimeError):
-        return
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    return "pages send nothing after their hello"
+
+
+async def _refuse(websocket: WebSocket, code: int, kind: str, reason: str) -> None:
+    """Say why (a message the page can show), then close with ``code`` (what a program checks)."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # it may have gone already
+        await websocket.send_text(encode_frame([json.dumps({"type": kind, "reason": reason}, ensure_ascii=False)]))
+        await websocket.close(code=code, reason=reason.encode()[:CLOSE_REASON_MAX].decode(errors="ignore"))
+
+
+def _pump_ended(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the live hub stopped: pages hear nothing until one reconnects", exc_info=task.exception())
 
 
 def live_router(hub: LiveHub) -> APIRouter:

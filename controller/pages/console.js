@@ -23,6 +23,11 @@
       outcome_failed: "失败", at: "于", selectRoom: "请选择会议室", alreadyRunning: "自检进行中…", reasons: "原因",
       heardWhen: "听到声音后自动进入下一项", main: "主输出", step: "步骤", meeting: "会议", entryStatus: "状态",
       open: "查看", unanswered: "无人响应", never: "—", rerun: "重新自检",
+      staffed: "有人值守", staffedTitle: "从会前 20 分钟提醒起，一名工作人员留守会场",
+      history: "履历", historyOf: "{name} 的履历", addMaintenance: "添加维护记录", whatWasDone: "维护内容",
+      doneBy: "维护人", doneAt: "维护时间（留空为现在）", addEntry: "添加记录", entryAdded: "已添加维护记录",
+      noMaintenance: "暂无维护记录", recordedBy: "由 {name} 录入", recentFaults: "近期故障", noFaults: "无故障记录",
+      refusedHere: "无权操作（{status}）：{message}", invalidHere: "内容有误：{message}", close: "关闭",
     },
     en: {
       console: "Technician console", ready: "Ready", warnings: "Warnings", not_ready: "Not ready", in_meeting: "In a meeting",
@@ -44,6 +49,12 @@
       selectRoom: "Choose a room", alreadyRunning: "Self-test running…", reasons: "Why",
       heardWhen: "Moves on by itself once the mic is heard", main: "Main", step: "Step", meeting: "Meeting",
       entryStatus: "Status", open: "Open", unanswered: "nobody answered", never: "—", rerun: "Run again",
+      staffed: "Staffed", staffedTitle: "A staff member stays in the room (from the T-20 reminder on)",
+      history: "History", historyOf: "History of {name}", addMaintenance: "Add a maintenance entry",
+      whatWasDone: "What was done", doneBy: "Done by", doneAt: "When (empty: now)", addEntry: "Add entry",
+      entryAdded: "Maintenance entry added", noMaintenance: "No maintenance recorded yet",
+      recordedBy: "recorded by {name}", recentFaults: "Recent faults", noFaults: "No fault recorded",
+      refusedHere: "Not allowed ({status}): {message}", invalidHere: "Not recorded: {message}", close: "Close",
     },
   });
 
@@ -57,6 +68,7 @@
   const selftests = {};     // room → {id, planned, done, checks, finished, ready, report}
   let log = [];             // the selected room's events, newest first
   const shown = {};         // room → report id shown in the result area
+  let archiveOpen = null;   // the device whose history is shown: {room, device, entry, box}
   window.__console = {prompts: []};  // tests read which prompts the page has shown
   const body = document.body;
 
@@ -72,6 +84,7 @@
     R.setLanguage(R.language() === "en" ? "zh-CN" : "en");
     texts();
     drawRooms();
+    if (archiveOpen) rebuildHistory();
     drawRoom();
   });
 
@@ -130,7 +143,9 @@
   // --- live messages ----------------------------------------------------------------------------
 
   const LOGGED = new Set(["command", "error", "audit", "scene", "status", "alert", "playbook", "selftest", "auth",
-                          "prompt", "monitoring", "post_meeting", "schedule"]);
+                          "prompt", "monitoring", "post_meeting", "schedule", "reminder", "maintenance"]);
+  // Rooms at a glance change with the clock too (a booking starts): looked at again this often.
+  const GLANCE_EVERY = 30000;  // ms
 
   function onMessage(message) {
     if (message.type === "hello") return;
@@ -155,6 +170,12 @@
     }
     if (message.type === "selftest") onSelftest(message);
     if (message.type === "prompt") onPrompt(message);
+    // the T-20 reminder makes a room attended; the schedule's steps start and end meetings
+    if (["reminder", "schedule"].includes(message.type)) refreshRooms();
+    if (message.type === "maintenance") {
+      onMaintenance(message);
+      if (room === selected) loadArchive(room);
+    }
     if (["alert", "playbook"].includes(message.type) || (message.type === "scene" && message.data.event === "finished")) {
       refreshRooms();
       if (room === selected) refreshRoom();
@@ -210,13 +231,19 @@
     return t(state === "offline" ? "offline_state" : state);
   }
 
+  function staffedBadge(glance) {
+    return el("span", {class: "badge staffed", "data-attended": glance.attended ? "yes" : "no",
+                       hidden: !glance.attended, title: t("staffedTitle"), text: t("staffed")});
+  }
+
   function drawRooms() {
     const box = document.getElementById("rooms");
     box.replaceChildren(...glances.map(room => el("button", {
       class: "room-tile", type: "button", "data-room": room.id, "data-state": room.state,
       "aria-current": room.id === selected ? "true" : "false", onclick: () => select(room.id)},
-      el("div", {class: "row"}, el("strong", {text: room.name}), el("span", {class: "pill", "data-state": room.state,
-                                                                              text: stateWord(room.state)})),
+      el("div", {class: "row"}, el("strong", {text: room.name}),
+         el("span", {class: "badges"}, staffedBadge(room),
+            el("span", {class: "pill", "data-state": room.state, text: stateWord(room.state)}))),
       el("span", {class: "muted", text: t("devicesOnline", {n: room.devices_online, m: room.devices_total}) +
                                         (room.alerts_standing ? " · " + t("alerts", {n: room.alerts_standing}) : "")}),
       el("span", {class: "reasons", text: room.reasons.map(pick).join("; ")}))));
@@ -227,6 +254,7 @@
       pill.dataset.state = glance.state;
       pill.textContent = stateWord(glance.state);
       document.querySelector("#room .room-head .reasons").textContent = glance.reasons.map(pick).join("; ");
+      document.querySelector("#room .room-head .staffed").replaceWith(staffedBadge(glance));
     }
   }
 
@@ -234,6 +262,7 @@
     if (room === selected && detail && detail.glance.id === room) return;
     selected = room;
     sessionStorage.setItem("roomctl-console-room", room);
+    archiveOpen = null;
     log = [];
     detail = null;
     drawRooms();
@@ -280,8 +309,9 @@
       el("option", {value: "simulated", text: t("talkerSimulated")})) : null;
     box.replaceChildren(
       el("div", {class: "panel room-head"},
-         el("div", {class: "row"}, el("h2", {text: g.name}), el("span", {class: "pill", "data-state": g.state,
-                                                                          text: stateWord(g.state)})),
+         el("div", {class: "row"}, el("h2", {text: g.name}),
+            el("span", {class: "badges"}, staffedBadge(g),
+               el("span", {class: "pill", "data-state": g.state, text: stateWord(g.state)}))),
          el("p", {class: "reasons muted", text: g.reasons.map(pick).join("; ")})),
       panel("selftest", [el("span", {text: t("selftest")}), el("span", {class: "actions"}, talker,
         el("button", {id: "run-selftest", class: "primary", type: "button", text: t("runSelftest"), onclick: runSelftest}))],
@@ -292,7 +322,7 @@
       panel("devices-panel", t("devices"), el("div", {class: "devices", id: "devices"})),
       panel("schedule", t("schedule"), el("table", {id: "timeline"})),
       panel("log-panel", t("log"), el("div", {class: "log"}, el("table", {id: "log"}))),
-      panel("archive", t("archive"), el("table", {id: "archive-table"})),
+      panel("archive", t("archive"), el("table", {id: "archive-table"}), historyBox()),
     );
     drawSelftest();
     drawPrompts();
@@ -300,6 +330,7 @@
     drawAlerts();
     drawDevices();
     drawLog();
+    drawHistory();
   }
 
   // --- devices ---------------------------------------------------------------------------------------
@@ -611,6 +642,8 @@
     if (event.type === "error") return `${d.error}: ${d.detail}`;
     if (event.type === "alert") return pick(d.message);
     if (event.type === "prompt") return d.message ? pick(d.message) : d.event;
+    if (event.type === "reminder") return pick(d.message);
+    if (event.type === "maintenance") return `${d.by}: ${d.note}`;
     return [d.event, d.scene, d.kind, d.outcome, d.verdict, d.check].filter(x => x !== undefined && x !== null).join(" ");
   }
 
@@ -639,12 +672,149 @@
     const entries = await api("/api/archive").catch(() => []);
     if (!table || room !== selected) return;
     table.replaceChildren(el("tr", {}, ...[t("device"), t("model"), t("serial"), t("firmware"), t("lampHours"),
-                                           t("faults"), t("maintenance"), t("status")].map(h => el("th", {text: h}))),
+                                           t("faults"), t("maintenance"), t("status"), ""].map(h => el("th", {text: h}))),
       ...entries.filter(e => e.room === room).map(e => el("tr", {"data-device": e.device},
         el("td", {text: e.name}), el("td", {text: [e.manufacturer, e.model].filter(Boolean).join(" ")}),
         el("td", {text: e.serial_number || ""}), el("td", {text: e.firmware || ""}),
         el("td", {text: (e.lamp_hours || []).join(", ")}), el("td", {text: e.fault_count}),
-        el("td", {text: e.maintenance_count}), el("td", {text: e.status || ""}))));
+        el("td", {class: "maintenance-count", text: e.maintenance_count}), el("td", {text: e.status || ""}),
+        el("td", {}, el("button", {type: "button", class: "plain open-history", text: t("history"),
+                                   onclick: () => openHistory(room, e.device)})))));
+  }
+
+  // --- one device's history, and a maintenance entry added to it ------------------------------------------
+  // The box is kept across redraws of the room (a live event redraws it): what the technician
+  // is typing stays.
+
+  function historyBox() {
+    if (archiveOpen && archiveOpen.room === selected) return archiveOpen.box;
+    return el("div", {id: "archive-history", hidden: true});
+  }
+
+  async function openHistory(room, device) {
+    let entry;
+    try {
+      entry = await api(`/api/archive/${encodeURIComponent(room)}/${encodeURIComponent(device)}`);
+    } catch (error) {
+      const box = document.getElementById("archive-history");
+      box.hidden = false;
+      box.replaceChildren(el("p", {class: "message", "data-status": String(error.status), text: refusal(error)}));
+      return;
+    }
+    if (room !== selected) return;
+    const old = document.getElementById("archive-history");
+    const box = el("div", {id: "archive-history", class: "history", "data-device": device});
+    archiveOpen = {room, device, entry, box};
+    fillHistory(archiveOpen.box, room, device, entry);
+    old.replaceWith(archiveOpen.box);
+    drawHistory();
+    document.getElementById("maintenance-note").focus();
+  }
+
+  function fillHistory(box, room, device, entry) {
+    box.replaceChildren(
+      el("div", {class: "row"}, el("h3", {text: t("historyOf", {name: entry.name})}),
+         el("button", {type: "button", class: "plain close-history", text: t("close"), onclick: closeHistory})),
+      maintenanceForm(room, device),
+      el("ol", {class: "maintenance-list", id: "maintenance-list"}),
+      el("h3", {text: t("recentFaults")}),
+      el("ul", {class: "fault-list", id: "fault-list"}));
+  }
+
+  // In the other language, with what was typed kept.
+  function rebuildHistory() {
+    const fields = ["#maintenance-note", "#maintenance-by", "#maintenance-at"];
+    const typed = fields.map(field => archiveOpen.box.querySelector(field).value);
+    const box = el("div", {id: "archive-history", class: "history", "data-device": archiveOpen.device});
+    fillHistory(box, archiveOpen.room, archiveOpen.device, archiveOpen.entry);
+    archiveOpen.box = box;
+    fields.forEach((field, i) => { box.querySelector(field).value = typed[i]; });
+  }
+
+  function closeHistory() {
+    archiveOpen = null;
+    document.getElementById("archive-history").replaceWith(historyBox());
+  }
+
+  function maintenanceForm(room, device) {
+    const note = el("textarea", {id: "maintenance-note", required: true, maxLength: 2000, rows: 2});
+    const by = el("input", {id: "maintenance-by", required: true, maxLength: 100, value: me ? me.name : ""});
+    const at = el("input", {id: "maintenance-at", type: "datetime-local"});
+    const message = el("p", {id: "maintenance-message", class: "message", role: "status"});
+    const submit = el("button", {id: "maintenance-submit", type: "submit", class: "primary", text: t("addEntry")});
+    const form = el("form", {id: "maintenance-form", class: "maintenance-form"},
+      el("h3", {text: t("addMaintenance")}),
+      el("label", {}, el("span", {text: t("whatWasDone")}), note),
+      el("div", {class: "row"}, el("label", {}, el("span", {text: t("doneBy")}), by),
+         el("label", {}, el("span", {text: t("doneAt")}), at)),
+      el("div", {class: "row"}, submit, message));
+    form.addEventListener("submit", async event => {
+      event.preventDefault();
+      submit.disabled = true;
+      message.textContent = "";
+      message.dataset.status = "sending";
+      const entry = {by: by.value, note: note.value};
+      if (at.value) entry.at = at.value;  // no offset: the site's time
+      try {
+        const record = await api(`/api/archive/${encodeURIComponent(room)}/${encodeURIComponent(device)}/maintenance`,
+                                 {json: entry});
+        addRecord(room, device, record);
+        note.value = "";
+        at.value = "";
+        message.dataset.status = "added";
+        message.textContent = t("entryAdded");
+      } catch (error) {
+        message.dataset.status = String(error.status);
+        message.textContent = refusal(error);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    return form;
+  }
+
+  // What the API said, for a person: its message, or the fields it found wrong.
+  function refusal(error) {
+    const detail = Array.isArray(error.body.detail)
+      ? error.body.detail.map(d => `${(d.loc || []).slice(-1)[0] || ""}: ${d.msg}`).join("; ") : error.message;
+    if (error.status === 401 || error.status === 403) return t("refusedHere", {status: error.status, message: detail});
+    if (error.status === 422) return t("invalidHere", {message: detail});
+    return detail;
+  }
+
+  function addRecord(room, device, record) {
+    if (!archiveOpen || archiveOpen.room !== room || archiveOpen.device !== device) return;
+    const known = archiveOpen.entry.maintenance || (archiveOpen.entry.maintenance = []);
+    if (known.some(r => r.id === record.id)) return;
+    known.unshift(record);
+    // the latest first; times compared as times (the API writes UTC as "Z", the live event as "+00:00")
+    known.sort((a, b) => (Date.parse(b.at) - Date.parse(a.at)) || (b.id - a.id));
+    archiveOpen.entry.maintenance_count = (archiveOpen.entry.maintenance_count || 0) + 1;
+    const count = document.querySelector(`#archive-table tr[data-device="${CSS.escape(device)}"] .maintenance-count`);
+    if (count) count.textContent = archiveOpen.entry.maintenance_count;
+    drawHistory();
+  }
+
+  // Another console (or the CLI) recorded one: it shows here too.
+  function onMaintenance(message) {
+    const d = message.data || {};
+    addRecord(message.room, message.device, {id: d.id, room: message.room, device: message.device, at: d.at,
+                                             by: d.by, note: d.note, recorded_by: message.actor});
+  }
+
+  function drawHistory() {
+    const list = document.getElementById("maintenance-list");
+    if (!archiveOpen || !list) return;
+    const records = archiveOpen.entry.maintenance || [];
+    list.replaceChildren(...(records.length ? records.map(r => el("li", {class: "maintenance", "data-id": r.id},
+      el("strong", {text: r.note}), " ",
+      el("span", {class: "muted", text: `${R.dateTime(r.at)} · ${r.by}` + (r.recorded_by && r.recorded_by !== r.by
+        ? ` · ${t("recordedBy", {name: r.recorded_by})}` : "")})))
+      : [el("li", {class: "muted", text: t("noMaintenance")})]));
+    const faults = archiveOpen.entry.faults || [];
+    document.getElementById("fault-list").replaceChildren(...(faults.length ? faults.slice(0, 10).map(f => el("li", {},
+      el("span", {class: "muted", text: R.dateTime(f.at) + " · "}), `${f.kind}${f.detail ? " — " + f.detail : ""}`))
+      : [el("li", {class: "muted", text: t("noFaults")})]));
   }
 
   // --- start -------------------------------------------------------------------------------------------
@@ -666,6 +836,8 @@
     }
     link = R.connect({getToken: () => token, onMessage, onState: linkState});
   }
+
+  setInterval(() => { if (body.dataset.live === "on") refreshRooms(); }, GLANCE_EVERY);
 
   texts();
   start();

@@ -117,14 +117,18 @@
   document.getElementById("login").addEventListener("submit", async event => {
     event.preventDefault();
     const message = document.getElementById("login-message");
+    message.textContent = "";
+    delete message.dataset.status;
     try {
       const session = await R.client(() => "")("/api/auth/login", {json: {
         user: document.getElementById("login-user").value, pin: document.getElementById("login-pin").value}});
       token = session.token;
       localStorage.setItem("roomctl-tablet-token", token);
+      document.getElementById("login-pin").value = "";
       document.getElementById("login").hidden = true;
       start();
     } catch (error) {
+      message.dataset.status = error.status;
       message.textContent = error.message;
     }
   });

@@ -4,9 +4,11 @@ display. Tokens for every role, a PIN user, and the tablet's ranges."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import textwrap
+import threading
 from pathlib import Path
 
 from controller.app import Controller
@@ -39,8 +41,9 @@ def free_port() -> int:
 
 
 def hall_yaml(tmp_path: Path, *, port: int = 0, auth_extra: str = "", annex_extra: str = "",
-              mqtt: bool = True) -> str:
-    """The whole venue. ``mqtt=False`` leaves out the light and the thermostat (no broker: faster)."""
+              mqtt: bool = True, pin_users: str = "") -> str:
+    """The whole venue. ``mqtt=False`` leaves out the light and the thermostat (no broker: faster);
+    ``pin_users``: more people who sign in with a PIN, as YAML flow mappings after the technician's."""
     mqtt_devices = f"""
       - {{id: light, name: Ceiling, driver: z2m_light, simulate: true, {FAST}, options: {{friendly_name: hall/ceiling}}}}
       - {{id: thermostat, name: Thermostat, driver: z2m_thermostat, simulate: true, {FAST},
@@ -59,7 +62,7 @@ api:
     - {{name: {NAMES['tablet']}, token: {TOKENS['tablet']}, role: tablet, room: hall}}
     - {{name: {NAMES['annex-tablet']}, token: {TOKENS['annex-tablet']}, role: tablet, room: annex}}
   auth:
-    pin_users: [{{name: {PIN_USER}, pin: "{PIN}", role: technician}}]
+    pin_users: [{{name: {PIN_USER}, pin: "{PIN}", role: technician}}{", " + pin_users if pin_users else ""}]
     {auth_extra}
 rooms:
   - id: hall
@@ -126,3 +129,36 @@ async def running(text: str):
 
 def sim(controller, place: str):
     return controller.placed_simulators[place]
+
+
+class ServedInThread:
+    """A controller for ``text`` on its own event loop in a thread, for tests that drive it with
+    blocking clients (Hypothesis runs each example synchronously). ``call`` runs a coroutine
+    on the controller's loop and waits for its answer."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="controller under test", daemon=True)
+        self.controller: Controller | None = None
+
+    def start(self) -> Controller:
+        self.thread.start()
+        self.call(self._start(), within=3 * WITHIN)
+        return self.controller
+
+    async def _start(self) -> None:
+        self.controller = Controller(parse_config(self.text))
+        await self.controller.start()
+        missing = await self.controller.wait_until_online(WITHIN)
+        assert not missing, missing
+
+    def call(self, coroutine, *, within: float = WITHIN):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(within)
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.call(self.controller.stop(), within=3 * WITHIN)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(WITHIN)
+        self.loop.close()

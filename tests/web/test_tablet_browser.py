@@ -1,15 +1,26 @@
 """The tablet page in a real headless Chromium against the simulated hall: a tap drives the
 simulators over their wires and the page shows what the devices report; another room's
-tablet is refused; the page rides out a controller restart. Screenshots go to
-the folder ROOMCTL_SCREENSHOTS names, when set (the README shows them)."""
+tablet is refused; a shared tablet signs in with name and PIN, for its own room only; the
+page rides out a controller restart. Screenshots go to the folder ROOMCTL_SCREENSHOTS
+names, when set (the README shows them)."""
 
 from __future__ import annotations
 
+import pytest
+
 from controller.app import Controller
 from controller.config import parse_config
+from helpers import wait_until
 from pages import DRAWN, SHOTS, fits_the_screen, open_page
 from simulators.pjlink import PowerState
-from sites import TOKENS, WITHIN, free_port, hall_yaml, sim
+from sites import PIN, PIN_USER, TOKENS, WITHIN, free_port, hall_yaml, running, sim
+
+# People who sign in on a room's tablet (controller/auth_config.py: a tablet PIN user is bound
+# to one room; a technician may use every room).
+HALL_HOST, HALL_PIN = "Hall host", "112233"
+ANNEX_HOST, ANNEX_PIN = "Annex host", "445566"
+TABLET_PIN_USERS = (f'{{name: {HALL_HOST}, pin: "{HALL_PIN}", role: tablet, room: hall}}, '
+                    f'{{name: {ANNEX_HOST}, pin: "{ANNEX_PIN}", role: tablet, room: annex}}')
 
 
 async def test_tapping_a_scene_drives_the_simulators_and_the_page_shows_it(venue, browser):
@@ -84,4 +95,64 @@ async def test_the_page_survives_the_controller_restarting(tmp_path, browser):
         assert sim(second, "hall/proj").projector.power is PowerState.ON
     finally:
         await second.stop()
+    assert errors == []
+
+
+@pytest.fixture
+async def shared_tablets(tmp_path):
+    """The venue without MQTT, with a PIN user bound to each room's tablet."""
+    async with running(hall_yaml(tmp_path, mqtt=False, pin_users=TABLET_PIN_USERS)) as controller:
+        yield controller
+
+
+async def sign_in(page, user: str, pin: str) -> None:
+    await page.fill("#login-user", user)
+    await page.fill("#login-pin", pin)
+    await page.click("#login-submit")
+
+
+async def test_a_shared_tablet_signs_in_with_name_and_pin_and_a_tap_drives_the_room(shared_tablets, browser):
+    venue = shared_tablets
+    page, errors = await open_page(browser, f"{venue.url}/tablet/hall?lang=en")  # no token: the sign-in
+    await page.wait_for_selector("#login:not([hidden])")
+    assert await page.is_hidden("#main")
+    assert await page.inner_text("#login-title") == "Sign in with your name and PIN"
+
+    await sign_in(page, HALL_HOST, "999999")
+    await page.wait_for_selector("#login-message[data-status='401']:has-text('wrong name or PIN')")
+    assert await page.is_hidden("#main")
+
+    await sign_in(page, HALL_HOST, HALL_PIN)
+    await page.wait_for_selector("body[data-loaded=yes][data-live=on]")
+    assert await page.is_hidden("#login")
+    await page.click(".scene[data-scene=presentation]")
+    await page.wait_for_selector(".scene[data-scene=presentation][data-state=ok]")
+    assert sim(venue, "hall/proj").projector.power is PowerState.ON
+    [scene] = await venue.store.events(kinds=["scene"], room="hall", limit=1)
+    assert scene["actor"] == HALL_HOST  # the event log says who tapped
+
+    # The technician's PIN works on any room's tablet (a technician may use every room).
+    annex, more_errors = await open_page(browser, f"{venue.url}/tablet/annex?lang=zh-CN")
+    await sign_in(annex, PIN_USER, PIN)
+    await annex.wait_for_selector("body[data-loaded=yes][data-live=on]")
+    await annex.click(".scene[data-scene=presentation]")
+    await annex.wait_for_selector(".scene[data-scene=presentation][data-state=ok]")
+    display = sim(venue, "annex/display").projector
+    await wait_until(lambda: display.power is PowerState.ON, within=WITHIN, what="annex display on")  # warms up
+    assert errors == more_errors == []
+
+
+async def test_a_pin_user_bound_to_another_rooms_tablet_is_refused_here(shared_tablets, browser):
+    venue = shared_tablets
+    page, errors = await open_page(browser, f"{venue.url}/tablet/hall?lang=en")
+    await sign_in(page, ANNEX_HOST, ANNEX_PIN)  # the right PIN, for the annex's tablet
+    await page.wait_for_selector("#refused:has-text('This tablet may not control “hall”')")
+    assert await page.get_attribute("body", "data-refused") == "yes"
+    assert not await page.is_visible(".scene")
+    # and not by going round the page either: the session's scene request is refused too
+    session = await page.evaluate("localStorage.getItem('roomctl-tablet-token')")
+    status = await page.evaluate("""token => fetch('/api/rooms/hall/scenes/presentation', {method: 'POST',
+        headers: {Authorization: 'Bearer ' + token}}).then(r => r.status)""", session)
+    assert status == 403
+    assert sim(venue, "hall/proj").projector.power is PowerState.STANDBY
     assert errors == []
