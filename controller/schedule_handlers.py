@@ -31,6 +31,7 @@ def register(controller) -> list:
         scheduler.register("recheck", lambda entry: recheck(controller, entry)),
         scheduler.register("climate_start", lambda entry: climate_start(controller, entry)),
         scheduler.register("reminder", lambda entry: reminder(controller, entry)),
+        scheduler.register("post_meeting", lambda entry: release(controller, entry)),
     ]
 
 
@@ -99,3 +100,10 @@ async def _playbooks_for(controller, room_id: str, report) -> None:
 
 def _meeting_minutes(entry) -> float:
     return (entry.booking.end - entry.booking.start).total_seconds() / 60
+
+
+def release(controller, entry) -> None:
+    """The post-meeting step: the meeting is over, nobody need stay in the room any more —
+    unless the next meeting's reminder has already asked someone to (back-to-back bookings)."""
+    if entry.room not in controller.scheduler.attended():
+        controller.site.rooms[entry.room].attended = False

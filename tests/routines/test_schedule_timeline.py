@@ -296,6 +296,7 @@ async def test_the_controller_recalls_the_ready_scene_and_calls_registered_routi
         await wait_until(lambda: projector.state.get("power") == "on", within=10, what="the Ready scene at T-30")
         await wait_until(lambda: ("hall", "board") in reminded, within=10, what="the T-20 reminder")
         assert controller.scheduler.attended()["hall"].id == "board"
+        assert controller.site.rooms["hall"].attended  # the console shows the hall staffed
         async with httpx.AsyncClient(base_url=controller.url, timeout=10) as client:
             day = (start - timedelta(minutes=30)).date().isoformat()
             answer = (await client.get("/api/schedule", params={"date": day, "room": "hall"})).json()
@@ -318,6 +319,10 @@ async def test_the_controller_recalls_the_ready_scene_and_calls_registered_routi
         assert code == 0 and lines[0] == f"{day} (UTC)"
         assert lines[1].split() == ["time", "room", "meeting", "action", "status"]
         assert any(line.split()[-2:] == ["scene:ready", "done"] for line in lines[3:])
+        # After the meeting the post-meeting step releases the hall: nobody need stay any more.
+        await wait_until(lambda: not controller.site.rooms["hall"].attended, within=20,
+                         what="the post-meeting step releasing the hall")
+        assert "hall" not in controller.scheduler.attended()
     finally:
         await controller.stop()
     recorded = await _schedule_events_in(tmp_path / "venue.sqlite3")

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from controller.schedule_handlers import reminder
+from controller.schedule_handlers import release, reminder
 from helpers import wait_until
 from pages import SELFTEST, SHOTS, open_page
 from sites import NAMES, PIN, PIN_USER, TOKENS, WITHIN, auth, sim
@@ -146,8 +146,9 @@ async def test_the_console_shows_a_room_is_staffed_from_the_reminder_until_the_m
         glances = (await client.get("/api/console/rooms", headers=auth("technician"))).json()
     assert {g["id"]: g["attended"] for g in glances} == {"hall": True, "annex": False}
 
-    # The meeting is over: the post-meeting step ends the watch (the schedule says so on the bus).
-    small_venue.site.rooms["hall"].attended = False
+    # The meeting is over: the post-meeting step ends the watch (and the schedule says so on the bus).
+    release(small_venue, SimpleNamespace(room="hall", booking=SimpleNamespace(id="b-1", title="董事会")))
+    assert small_venue.site.rooms["hall"].attended is False
     small_venue.bus.publish("schedule", room="hall", actor="scheduler",
                             data={"event": "done", "step": "post_meeting", "booking": "b-1"})
     await page.wait_for_selector(f"{staffed}[data-attended=no]", state="hidden")
