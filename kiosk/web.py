@@ -24,6 +24,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from controller.api_models import RequestInvalid
+from kiosk.api_models import (AttendeeRecord, CheckinDecision, ScreenView, SearchHit, StaffView, file_answer,
+                              kiosk_errors)
 from kiosk.errors import BadCode, InvalidRequest, KioskError, PinRejected, UnknownAttendee
 from kiosk.service import KioskService
 from kiosk.tokens import is_ref
@@ -124,7 +127,8 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
 
     # --- the desk ---------------------------------------------------------------------
 
-    @router.post("/api/kiosk/scans", tags=["kiosk"])
+    @router.post("/api/kiosk/scans", tags=["kiosk"], response_model=CheckinDecision,
+                 responses=kiosk_errors(401, 403, 422))
     async def scan(body: ScanBody, who: Caller = Depends(desk)) -> dict[str, Any]:
         """Decide one scan; answered after the check-in is committed. Same nonce again: the first answer."""
         try:
@@ -134,7 +138,8 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
             raise typed(exc) from None
         return decision.view()
 
-    @router.get("/api/kiosk/search", tags=["kiosk"])
+    @router.get("/api/kiosk/search", tags=["kiosk"], response_model=list[SearchHit],
+                responses=kiosk_errors(401, 403, 422))
     async def search(q: str = Query("", max_length=100), who: Caller = Depends(desk)) -> list[dict[str, str]]:
         """Attendees by name: nothing until a few characters; name, organisation and seat only."""
         try:
@@ -142,9 +147,11 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
         except KioskError as exc:
             raise typed(exc) from None
 
-    @router.post("/api/kiosk/overrides", tags=["kiosk"])
+    @router.post("/api/kiosk/overrides", tags=["kiosk"], response_model=CheckinDecision,
+                 responses=kiosk_errors(401, 403, 404, 422, 429))
     async def override(body: OverrideBody, who: Caller = Depends(desk)) -> dict[str, Any]:
-        """Sign someone in past a refusal, or without a badge: supervisor PIN and a reason."""
+        """Sign someone in past a refusal, or without a badge: supervisor PIN and a reason. A wrong
+        PIN: 403 (PinRejected); too many in a row: 429 for a while. Nobody by that id: 404."""
         try:
             decision = await service.override(pin=body.pin, staff=who.name, nonce=body.nonce, reason=body.reason,
                                               attendee_id=body.attendee_id, code=body.code, list_id=body.list,
@@ -156,14 +163,18 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
             raise typed(exc) from None
         return decision.view()
 
-    @router.get("/api/kiosk/photos/{ref}", tags=["kiosk"])
+    @router.get("/api/kiosk/photos/{ref}", tags=["kiosk"], response_class=Response,
+                responses={**file_answer("The attendee's photo", "image/jpeg", "image/png"),
+                           **kiosk_errors(401, 403, 404)})
     async def photo(ref: str, who: Caller = Depends(desk)) -> Response:
+        """The photo on an attendee's card (AttendeeCard.has_photo), by badge reference."""
         found = await service.photo(ref) if is_ref(ref) else None
         if found is None:
             raise HTTPException(404, {"error": "NotFound", "message": "no photo"})
         return Response(found[0], media_type=found[1], headers={"Cache-Control": "private, max-age=3600"})
 
-    @router.get("/api/kiosk/screen", tags=["kiosk"])
+    @router.get("/api/kiosk/screen", tags=["kiosk"], response_model=ScreenView,
+                responses=kiosk_errors(401, 403, 422))
     async def screen(list: str | None = Query(None, max_length=64), who: Caller = Depends(desk)) -> dict[str, Any]:
         """The big screen: head count and the seat map — seats only, no names."""
         try:
@@ -173,16 +184,21 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
 
     # --- staff and organisers ---------------------------------------------------------------
 
-    @router.get("/api/kiosk/status", tags=["kiosk"])
+    @router.get("/api/kiosk/status", tags=["kiosk"], response_model=StaffView, responses=kiosk_errors(401, 403))
     async def status(who: Caller = Depends(staff)) -> dict[str, Any]:
-        """Counts, late arrivals, recent scans, overrides, conflicts, VIP arrivals, scanners, sync."""
+        """Counts, late arrivals, recent scans, overrides, conflicts, VIP arrivals, scanners, sync, badges."""
         return await service.staff_view()
 
-    @router.get("/api/kiosk/attendees", tags=["kiosk"])
+    @router.get("/api/kiosk/attendees", tags=["kiosk"], response_model=list[AttendeeRecord],
+                responses=kiosk_errors(401, 403))
     async def attendees(who: Caller = Depends(admin)) -> list[dict[str, Any]]:
+        """Everyone the desk knows, with their badge reference (admin)."""
         return await service.attendees()
 
-    @router.get("/api/kiosk/export.{kind}", tags=["kiosk"])
+    @router.get("/api/kiosk/export.{kind}", tags=["kiosk"], response_class=Response,
+                responses={**file_answer("The sheet, as a CSV (UTF-8 with a BOM) or an Excel workbook", "text/csv",
+                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                           **kiosk_errors(401, 403), 422: {"model": RequestInvalid}})  # a kind it does not make
     async def export(kind: Literal["csv", "xlsx"], who: Caller = Depends(admin)) -> Response:
         """The sign-in sheet (签到表), with times and desks."""
         media = "text/csv; charset=utf-8" if kind == "csv" else \

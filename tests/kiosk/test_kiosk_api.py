@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from controller.app import Controller
 from controller.config import parse_config
 from desks import TOKENS, make_desk, nonce, site_yaml
+from kiosk.checkin import AttendeeCard, Decision, Entry, apply_entries
 
 
 @pytest.fixture
@@ -102,3 +104,26 @@ async def test_the_big_screen_shows_seats_not_names(desk_api):
     seats = {s["seat"]: s["in"] for row in screen["rows"] for s in row["seats"]}
     assert seats["A-3"] is True and seats["A-1"] is False
     assert "王芳" not in str(screen)
+
+
+async def test_answers_are_the_desk_s_own_views_whole_with_no_key_dropped_or_added(desk_api):
+    """The response models (kiosk/api_models.py) check and document the answers; the pages still
+    get every key the desk builds, and no null where a key was absent (sync off: connected only)."""
+    client, desk, controller = desk_api
+    scan = (await client.post("/api/kiosk/scans", json={"code": desk.badge("A002"), "nonce": nonce()},
+                              headers=auth("kiosk"))).json()
+    assert scan.keys() == {f.name for f in dataclasses.fields(Decision)} | {"colour"}
+    assert scan["attendee"].keys() == {f.name for f in dataclasses.fields(AttendeeCard)}
+    # Another desk let 李娜 in too, as replication would bring it: a conflict on the staff page.
+    other = Entry("desk-9.1", 1, nonce(), scan["attendee"]["ref"], "plenary", "in", scan["at"], "desk-9")
+    await controller.kiosk.store.write(lambda db: apply_entries(db, other.origin, [other]))
+
+    status = (await client.get("/api/kiosk/status", headers=auth("staff"))).json()
+    assert status == await controller.kiosk.staff_view()
+    assert status["sync"] == {"connected": None} and status["conflicts"][0]["revoked"] is False
+    assert status["badges"]["keys"] == [{"id": 1, "retired": False}]
+    assert (await client.get("/api/kiosk/screen", headers=auth("kiosk"))).json() == await controller.kiosk.screen_view()
+    assert (await client.get("/api/kiosk/search", params={"q": "Zhang"}, headers=auth("kiosk"))).json() == \
+        await controller.kiosk.search("Zhang")
+    assert (await client.get("/api/kiosk/attendees", headers=auth("admin"))).json() == \
+        await controller.kiosk.attendees()

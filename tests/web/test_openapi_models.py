@@ -2,8 +2,8 @@
 response models: no JSON answer is an untyped object, no body goes undescribed.
 
 The schema is the one the venue's controller serves (its routines, archive, schedule, the
-tablet's and the console's API, the admin's config). Pages and files (HTML, CSV, a page's
-script) answer no JSON and are not looked at.
+tablet's and the console's API, the admin's config, the check-in desk's API). Pages and files
+(HTML, CSV, a spreadsheet, a photo, a page's script) answer no JSON and are not looked at.
 """
 
 from __future__ import annotations
@@ -23,10 +23,23 @@ from sites import hall_yaml
 
 WRITE_METHODS = ("post", "put", "patch")
 APP_TIMEOUT = 30.0  # s: the venue's simulators start in well under a second
+# The venue's check-in desk (kiosk/web.py): its API is served, and documented, by the same app.
+DESK = """\
+kiosk:
+  id: desk-1
+  event: 1
+  supervisor_pin: "135790"
+  sync: false
+"""
+DESK_JSON = {"POST /api/kiosk/scans", "GET /api/kiosk/search", "POST /api/kiosk/overrides",
+             "GET /api/kiosk/screen", "GET /api/kiosk/status", "GET /api/kiosk/attendees"}
+DESK_FILES = {"GET /api/kiosk/photos/{ref}": {"image/jpeg", "image/png"},
+              "GET /api/kiosk/export.{kind}": {"text/csv",
+                                               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}}
 
 
 async def _built_app(tmp_path):
-    controller = Controller(parse_config(hall_yaml(tmp_path, mqtt=False)), serve_api=False)
+    controller = Controller(parse_config(hall_yaml(tmp_path, mqtt=False, annex_extra=DESK)), serve_api=False)
     async with asyncio.timeout(APP_TIMEOUT):
         await controller.start()
     try:
@@ -73,17 +86,33 @@ def _untyped(schema: dict[str, Any], components: dict[str, Any], seen: frozenset
 def test_every_json_answer_has_a_typed_response_schema(venue_app):
     _, schema = venue_app
     components = schema["components"]["schemas"]
-    offenders, checked = [], 0
+    offenders, checked = [], set()
     for method, path, operation in _operations(schema):
         for status, response in operation["responses"].items():
             json_body = response.get("content", {}).get("application/json")
             if not status.startswith("2") or json_body is None:
                 continue  # pages, CSV, files; answers without a body
-            checked += 1
+            checked.add(f"{method.upper()} {path}")
             if _untyped(json_body.get("schema", {}), components):
                 offenders.append(f"{method.upper()} {path} → {status}: {json_body.get('schema', {})}")
     assert offenders == [], "answers with no typed schema:\n" + "\n".join(offenders)
-    assert checked > 40  # the venue's whole API was looked at
+    assert len(checked) > 40  # the venue's whole API was looked at
+    assert DESK_JSON <= checked, DESK_JSON - checked  # and the check-in desk's with it
+
+
+def test_the_desk_s_files_are_documented_as_files_and_its_refusals_as_its_error_body(venue_app):
+    _, schema = venue_app
+    desk = {f"{method.upper()} {path}": operation for method, path, operation in _operations(schema)
+            if path.startswith("/api/kiosk/")}
+    assert set(desk) == DESK_JSON | set(DESK_FILES)
+    for where, media in DESK_FILES.items():
+        assert set(desk[where]["responses"]["200"]["content"]) == media, where
+    undocumented = [f"{where} → {status}" for where, operation in desk.items() for status in ("401", "403")
+                    if operation["responses"].get(status, {}).get("content", {}).get("application/json", {})
+                    .get("schema") != {"$ref": "#/components/schemas/KioskErrorBody"}]
+    assert undocumented == []  # a missing or wrong token: the desk's own refusal
+    pin = desk["POST /api/kiosk/overrides"]["responses"]
+    assert {"403", "404", "422", "429"} <= set(pin)  # wrong PIN, nobody by that id, bad request, PIN locked
 
 
 def test_every_body_a_write_takes_has_a_typed_request_schema(venue_app):
