@@ -2,8 +2,10 @@
 
 Each desk keeps its own durable log (origin = desk id + the log's random epoch, so a
 desk whose disk was replaced starts a new log instead of clashing with its old one)
-and a replica of every other desk's. Topics (QoS 1), JSON, each message HMAC-SHA256
-signed with the site's kiosk secret:
+and a replica of every other desk's. Topics (QoS 1), JSON, each message signed with
+HMAC-SHA256 and the site's kiosk secret over the exact bytes of its body, the MAC
+appended as the last member — ``{...body...,"mac":"<64 hex>"}`` — so a receiver checks
+the bytes it got before parsing anything, and nobody re-serialises JSON to check it:
 
     roomctl/<site>/kiosks/<desk>/checkins   {"type": "entries", "origin", "entries": [...]}
                                             {"type": "head", "origin", "seq"}   the desk's latest seq
@@ -66,7 +68,7 @@ from kiosk.tokens import KeyState, is_ref
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # 2: every message carries a random id ("msg"); the badges topic
+VERSION = 3  # 2: every message carries a random id ("msg"); the badges topic. 3: the MAC covers the bytes sent
 # How often a desk announces its head: the longest a lost message stays missing elsewhere.
 HEAD_INTERVAL = 1.0
 # A resend request not yet answered is not repeated sooner than this.
@@ -308,6 +310,34 @@ class BadgeLedger:
                                                                                  key=lambda k: k.key_id)]}
 
 
+_MAC_HEAD = b',"mac":"'
+_MAC_TAIL = len(_MAC_HEAD) + 64 + len(b'"}')  # ,"mac":"<64 hex>"}
+
+
+def seal(secret: bytes, body: dict) -> bytes:
+    """``body`` as compact JSON with its HMAC-SHA256 (over exactly those bytes) as the last member."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    if not text.startswith(b"{") or text == b"{}":
+        raise ValueError("a sealed message is a non-empty JSON object")
+    return text[:-1] + _MAC_HEAD + hmac.new(secret, text, hashlib.sha256).hexdigest().encode() + b'"}'
+
+
+def unseal(secret: bytes, payload: bytes, topic: str = "") -> dict:
+    """The body of a sealed message, checked before it is parsed; SyncRejected otherwise."""
+    if len(payload) <= _MAC_TAIL + 1 or payload[-_MAC_TAIL:-66] != _MAC_HEAD or not payload.endswith(b'"}'):
+        raise SyncRejected("not a signed kiosk message", topic)
+    text, mac = payload[:-_MAC_TAIL] + b"}", payload[-66:-2]
+    if not hmac.compare_digest(mac, hmac.new(secret, text, hashlib.sha256).hexdigest().encode()):
+        raise SyncRejected("bad signature: altered, or signed with another secret", topic)
+    try:
+        body = json.loads(text)
+    except (ValueError, UnicodeDecodeError):  # signed with the secret, yet not JSON: a broken sender
+        raise SyncRejected("not JSON", topic) from None
+    if not isinstance(body, dict):
+        raise SyncRejected("not a JSON object", topic)
+    return body
+
+
 class Replicator:
     def __init__(self, *, site: str, kiosk_id: str, origin: str, secret: bytes, store: KioskStore,
                  connection: MqttConnection, known_lists: set[str],
@@ -324,7 +354,9 @@ class Replicator:
         self.on_applied = on_applied
         self.head_interval = head_interval
         self.stats = SyncStats()
-        self.peers: dict[str, dict] = {}  # origin → {"kiosk", "head", "contiguous", "seen"}
+        # origin → {"kiosk", "head": its latest seq, "contiguous": held here without a gap,
+        #           "arrived": received without a gap (held, or on its way to the store), "seen", "mark"}
+        self.peers: dict[str, dict] = {}
         self._outbox: list[Entry] = []
         self._flush_scheduled = False
         self._asked: dict[str, float] = {}
@@ -350,7 +382,8 @@ class Replicator:
         self._head = await self.store.read(
             lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM checkins WHERE origin = ?", (self.origin,)).fetchone()[0])
         for origin, contiguous in await self.store.read(lambda db: db.execute("SELECT origin, contiguous FROM replicas").fetchall()):
-            self.peers[origin] = {"kiosk": origin.rsplit(".", 1)[0], "head": contiguous, "contiguous": contiguous, "seen": None}
+            self.peers[origin] = {"kiosk": origin.rsplit(".", 1)[0], "head": contiguous, "contiguous": contiguous,
+                                  "arrived": contiguous, "seen": None, "mark": contiguous}
         self.connection.add_connection_listener(self._on_connection)
         await self.connection.start()
         self._heartbeat = asyncio.create_task(self._beat(), name="kiosk sync heads")
@@ -402,8 +435,10 @@ class Replicator:
                 self._publish_head()
                 self._publish_digest()
                 for origin, peer in self.peers.items():
-                    if peer["head"] > peer["contiguous"]:
-                        self._ask(origin, peer["kiosk"], peer["contiguous"] + 1)
+                    if peer["arrived"] > peer["contiguous"] == peer["mark"]:
+                        peer["arrived"] = peer["contiguous"]  # arrived a beat ago and still not stored: ask again
+                    peer["mark"] = peer["contiguous"]
+                    self._fill_gap(origin, peer)
 
     # --- out ------------------------------------------------------------------------
 
@@ -431,6 +466,8 @@ class Replicator:
             self.stats.published += len(entries)
 
     def _publish_head(self) -> None:
+        if self._outbox:
+            self._flush()  # the entries first: a head ahead of them would have peers ask for what is on its way
         self._publish(self.topic(self.kiosk_id, "checkins"), {"type": "head", "origin": self.origin, "seq": self._head})
 
     def _publish(self, topic: str, body: dict) -> bool:
@@ -473,6 +510,13 @@ class Replicator:
         self.stats.state_pushes += 1
         self._send_badges(list(self.ledger.revoked.values()), list(self.ledger.keys.values()))
 
+    def _fill_gap(self, origin: str, peer: dict) -> None:
+        """Ask the owner for what has not arrived. Entries that arrived and wait for the store
+        are not missing: asking for them while a burst is applied would make every desk ask
+        every other for resends that go to all of them."""
+        if peer["head"] > peer["arrived"]:
+            self._ask(origin, peer["kiosk"], peer["arrived"] + 1)
+
     def _ask(self, origin: str, kiosk: str, first: int) -> None:
         now = time.monotonic()
         if now - self._asked.get(origin, 0.0) < RESEND_BACKOFF:
@@ -484,24 +528,13 @@ class Replicator:
     # --- signing --------------------------------------------------------------------
 
     def _sign(self, body: dict) -> bytes:
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        mac = hmac.new(self.secret, canonical, hashlib.sha256).hexdigest()
-        return json.dumps({**body, "mac": mac}, separators=(",", ":"), ensure_ascii=False).encode()
+        return seal(self.secret, body)
 
     def verify(self, message: Message) -> dict:
         """The message's body if it is authentic and well formed; SyncRejected otherwise."""
         if len(message.payload) > MAX_MESSAGE:
             raise SyncRejected("message too large", message.topic)
-        try:
-            body = json.loads(message.payload)
-        except (ValueError, UnicodeDecodeError):
-            raise SyncRejected("not JSON", message.topic) from None
-        if not isinstance(body, dict) or not isinstance(body.get("mac"), str):
-            raise SyncRejected("not a signed kiosk message", message.topic)
-        mac = body.pop("mac")
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        if not hmac.compare_digest(mac, hmac.new(self.secret, canonical, hashlib.sha256).hexdigest()):
-            raise SyncRejected("bad signature: altered, or signed with another secret", message.topic)
+        body = unseal(self.secret, message.payload, message.topic)
         msg = body.get("msg")
         if not isinstance(msg, str) or not MSG_RE.fullmatch(msg):
             raise SyncRejected("no message id", message.topic)
@@ -547,14 +580,18 @@ class Replicator:
             peer = self._peer(body["origin"], body["kiosk"])
             peer["head"] = max(peer["head"], body["seq"])
             peer["seen"] = time.time()
-            if peer["head"] > peer["contiguous"]:
-                self._ask(body["origin"], body["kiosk"], peer["contiguous"] + 1)
+            self._fill_gap(body["origin"], peer)
         elif kind == "entries":
             try:
                 entries = self._entries(body, message.topic)
             except SyncRejected as exc:
                 self._rejected(exc)
                 return
+            peer = self._peer(body["origin"], body["kiosk"])
+            for seq in sorted(entry.seq for entry in entries):
+                if seq > peer["arrived"] + 1:
+                    break  # a gap: what follows it counts once the gap is filled and stored
+                peer["arrived"] = max(peer["arrived"], seq)
             self._spawn(self._apply(body["origin"], body["kiosk"], entries, message.topic))
         elif kind == "digest" and self.ledger is not None:
             if isinstance(body.get("digest"), str) and body["digest"] != self.ledger.digest:
@@ -597,7 +634,8 @@ class Replicator:
             self.on_badges(change)
 
     def _peer(self, origin: str, kiosk: str) -> dict:
-        return self.peers.setdefault(origin, {"kiosk": kiosk, "head": 0, "contiguous": 0, "seen": None})
+        return self.peers.setdefault(origin, {"kiosk": kiosk, "head": 0, "contiguous": 0, "arrived": 0, "seen": None,
+                                              "mark": 0})
 
     def _entries(self, body: dict, topic: str) -> list[Entry]:
         items = body.get("entries")
@@ -628,14 +666,16 @@ class Replicator:
             self.stats.rejected += 1
             self.stats.last_rejection = str(exc)
             log.warning("kiosk sync: %s: %s", topic, exc)
+            peer = self._peer(origin, kiosk)
+            peer["arrived"] = peer["contiguous"]  # not stored: it has to come again
             return
         self.stats.applied += len(applied.new)
         peer = self._peer(origin, kiosk)
         peer["contiguous"] = applied.contiguous
+        peer["arrived"] = max(peer["arrived"], applied.contiguous)
         peer["head"] = max(peer["head"], max(e.seq for e in entries))
         peer["seen"] = time.time()
-        if peer["head"] > peer["contiguous"]:
-            self._ask(origin, kiosk, peer["contiguous"] + 1)
+        self._fill_gap(origin, peer)
         if applied.new or applied.conflicts_changed:
             self.on_applied(applied)
 

@@ -13,6 +13,8 @@ from drivers.transports.base import Message
 from drivers.transports.mqtt import BrokerSettings, MqttConnection
 from helpers import wait_until
 from kiosk.checkin import Result
+from kiosk.errors import SyncRejected
+from kiosk.sync import seal, unseal
 from controller.mqtt_broker import EmbeddedBroker
 from mqtt_legs import MOSQUITTO, broker, mosquitto_unreachable, unique  # noqa: F401  (the fixture)
 
@@ -95,8 +97,10 @@ async def test_altered_replayed_and_garbage_messages_change_nothing(fleet):
         body = json.loads(genuine.payload)
         assert "李娜" not in genuine.payload.decode() and "A002" not in genuine.payload.decode()  # references only
         topic = genuine.topic
-        altered = dict(body, entries=[[2] + body["entries"][0][1:]])  # a second entry, made up
-        spy.publish_nowait(topic, json.dumps(altered).encode())
+        altered = dict(body, entries=[[2] + body["entries"][0][1:]])  # a second entry, made up ...
+        altered_bytes = json.dumps({k: v for k, v in altered.items() if k != "mac"}, separators=(",", ":"),
+                                   ensure_ascii=False).encode()
+        spy.publish_nowait(topic, altered_bytes[:-1] + genuine.payload[-74:])  # ... under the genuine MAC
         resigned = dict(body, site="elsewhere")
         spy.publish_nowait(topic, json.dumps(resigned).encode())
         spy.publish_nowait(topic, b"\x00" * 2000)
@@ -107,3 +111,41 @@ async def test_altered_replayed_and_garbage_messages_change_nothing(fleet):
         assert b.replicator.stats.last_rejection
     finally:
         await spy.stop()
+
+
+SEALED_SECRET = b"a-site-secret-for-the-seal-table-0123"
+
+
+def _resealed_tail(payload: bytes, change) -> bytes:
+    return change(payload[:-74]) + payload[-74:]
+
+
+@pytest.mark.parametrize(("what", "payload", "reason"), [
+    ("a flipped byte in the body", lambda p: _resealed_tail(p, lambda b: b.replace(b'"seq":7', b'"seq":8')),
+     "bad signature"),
+    ("a flipped MAC digit", lambda p: p[:-3] + (b"0" if p[-3:-2] != b"0" else b"1") + p[-2:], "bad signature"),
+    ("signed with another secret", lambda p: seal(b"another-secret-entirely-0123456789", {"type": "head", "seq": 7}),
+     "bad signature"),
+    ("the MAC cut off", lambda p: p[:-74] + b"}", "not a signed kiosk message"),
+    ("truncated", lambda p: p[:40], "not a signed kiosk message"),
+    ("re-serialised with spaces", lambda p: json.dumps(json.loads(p)).encode(), "not a signed kiosk message"),
+    ("empty", lambda p: b"", "not a signed kiosk message"),
+])
+def test_a_sealed_message_is_checked_on_its_bytes_before_anything_is_parsed(what, payload, reason):
+    genuine = seal(SEALED_SECRET, {"type": "head", "seq": 7, "origin": "desk-a.0badc0de", "名": "参会者"})
+    assert unseal(SEALED_SECRET, genuine) == {"type": "head", "seq": 7, "origin": "desk-a.0badc0de", "名": "参会者"}
+    assert json.loads(genuine)["mac"]  # still one JSON object for anyone reading the broker
+    with pytest.raises(SyncRejected, match=reason):
+        unseal(SEALED_SECRET, payload(genuine))
+
+
+def test_a_signed_payload_that_is_not_a_json_object_is_refused():
+    import hashlib
+    import hmac
+
+    text = b"[1,2,3]"
+    sealed = text[:-1] + b',"mac":"' + hmac.new(SEALED_SECRET, text, hashlib.sha256).hexdigest().encode() + b'"}'
+    with pytest.raises(SyncRejected):
+        unseal(SEALED_SECRET, sealed)
+    with pytest.raises(ValueError):
+        seal(SEALED_SECRET, {})
