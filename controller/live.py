@@ -89,8 +89,9 @@ class Hello:
     rooms: frozenset[str] | None  # None: every room the caller may see
 
 
-def parse_hello(text: str | None) -> Hello:
-    """A page's first message (``None``: it sent a binary frame); BadHello says what is wrong."""
+def hello_object(text: str | None) -> dict:
+    """A page's first message as a JSON object (``None``: it sent a binary frame); BadHello says
+    what is wrong. Shared by every live socket (the console's and tablets', the desks')."""
     if text is None:
         raise BadHello('the hello is a text frame: {"token": ...}')
     if len(text) > HELLO_MAX_CHARS:
@@ -101,6 +102,28 @@ def parse_hello(text: str | None) -> Hello:
         raise BadHello("the hello is not JSON") from None
     if not isinstance(hello, dict):
         raise BadHello('the hello is a JSON object: {"token": ...}')
+    return hello
+
+
+async def receive_hello(websocket: WebSocket) -> dict | None:
+    """Wait for a page's hello: the object, or None when the page went first; BadHello otherwise."""
+    try:
+        first = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise BadHello(f"no hello within {HELLO_TIMEOUT:g} s") from None
+    except (WebSocketDisconnect, RuntimeError):
+        return None
+    if first["type"] == "websocket.disconnect":
+        return None
+    return hello_object(first.get("text"))
+
+
+def parse_hello(text: str | None) -> Hello:
+    """The console's and tablets' hello: ``{"token"?, "rooms"?}``."""
+    return _hello(hello_object(text))
+
+
+def _hello(hello: dict) -> Hello:
     token = hello.get("token")
     if token is not None and not isinstance(token, str):
         raise BadHello("token is a string")
@@ -203,22 +226,16 @@ class LiveHub:
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            first = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT)
-        except asyncio.TimeoutError:
-            await _refuse(websocket, 4400, "error", f"no hello within {HELLO_TIMEOUT:g} s")
-            return
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        if first["type"] == "websocket.disconnect":
-            return
-        try:
-            hello = parse_hello(first.get("text"))
+            received = await receive_hello(websocket)
+            if received is None:
+                return
+            hello = _hello(received)
         except BadHello as exc:
-            await _refuse(websocket, 4400, "error", str(exc))
+            await refuse(websocket, 4400, "error", str(exc))
             return
         who = await self.gate.websocket_caller(websocket, hello.token)
         if who is None or who.role not in ROOM_ROLES | {"anonymous"}:
-            await _refuse(websocket, 4403, "denied", "token refused")
+            await refuse(websocket, 4403, "denied", "token refused")
             return
         rooms = frozenset({who.room}) if who.role == "tablet" else None
         if hello.rooms is not None:
@@ -232,7 +249,7 @@ class LiveHub:
                 "type": "hello", "who": who.model_dump(mode="json"), "site": self.controller.config.site,
                 "site_name": self.controller.config.name, "ping_every": PING_EVERY})]))
             await websocket.send_text(self.snapshot(client))
-            receiver = asyncio.create_task(_until_the_page_speaks(websocket))
+            receiver = asyncio.create_task(until_the_page_speaks(websocket))
             await self._send_frames(client, receiver)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
@@ -244,7 +261,7 @@ class LiveHub:
         if receiver is not None and receiver.done() and not receiver.cancelled():
             complaint = receiver.result()  # raises what the reader did not expect: uvicorn logs it
             if complaint is not None:
-                await _refuse(websocket, 4400, "error", complaint)
+                await refuse(websocket, 4400, "error", complaint)
 
     async def _send_frames(self, client: LiveClient, receiver: asyncio.Task) -> None:
         websocket = client.websocket
@@ -279,7 +296,7 @@ class LiveHub:
                 self.frames_sent += 1
 
 
-async def _until_the_page_speaks(websocket: WebSocket) -> str | None:
+async def until_the_page_speaks(websocket: WebSocket) -> str | None:
     """Pages send nothing after their hello. Returns None when the page goes, or what is wrong
     when it sends something (the socket is then closed with 4400)."""
     try:
@@ -291,10 +308,12 @@ async def _until_the_page_speaks(websocket: WebSocket) -> str | None:
     return "pages send nothing after their hello"
 
 
-async def _refuse(websocket: WebSocket, code: int, kind: str, reason: str) -> None:
-    """Say why (a message the page can show), then close with ``code`` (what a program checks)."""
+async def refuse(websocket: WebSocket, code: int, kind: str, reason: str, *, framed: bool = True) -> None:
+    """Say why (a message the page can show), then close with ``code`` (what a program checks).
+    ``framed``: as a frame (a list of messages, as the console and tablets read them), else one object."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # it may have gone already
-        await websocket.send_text(encode_frame([json.dumps({"type": kind, "reason": reason}, ensure_ascii=False)]))
+        message = json.dumps({"type": kind, "reason": reason}, ensure_ascii=False)
+        await websocket.send_text(encode_frame([message]) if framed else message)
         await websocket.close(code=code, reason=reason.encode()[:CLOSE_REASON_MAX].decode(errors="ignore"))
 
 

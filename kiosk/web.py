@@ -25,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from controller.api_models import RequestInvalid
+from controller.live import BadHello, receive_hello, refuse, until_the_page_speaks
 from kiosk.api_models import (AttendeeRecord, CheckinDecision, ScreenView, SearchHit, StaffView, file_answer,
                               kiosk_errors)
 from kiosk.errors import BadCode, InvalidRequest, KioskError, PinRejected, UnknownAttendee
@@ -33,8 +34,6 @@ from kiosk.tokens import is_ref
 
 PAGES = Path(__file__).resolve().parent / "pages"
 PAGE_ROLES = {"kiosk": ("kiosk", "staff", "admin"), "screen": ("kiosk", "staff", "admin"), "staff": ("staff", "admin")}
-# A page that opened the socket has this long to say who it is.
-HELLO_TIMEOUT = 5.0
 
 
 class ScanBody(BaseModel):
@@ -65,7 +64,7 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
     bearer = HTTPBearer(auto_error=False)
 
     def identify(token: str | None) -> Caller | None:
-        offered = (token or "").encode()
+        offered = (token or "").encode(errors="replace")  # a lone surrogate is no token, not a crash
         found = None
         for secret, who in table:
             if hmac.compare_digest(offered, secret):
@@ -214,20 +213,24 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
         """First message from the page: {"token": ..., "page": "kiosk"|"staff"|"screen"}; then news."""
         await websocket.accept()
         try:
-            hello = json.loads(await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT))
-            page_kind = hello.get("page")
-            who = identify(hello.get("token"))
-        except (asyncio.TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
-            await websocket.close(code=4400)
+            hello = await receive_hello(websocket)
+            if hello is None:
+                return
+            page_kind, token = hello.get("page"), hello.get("token")
+            if not isinstance(page_kind, str) or not (token is None or isinstance(token, str)):
+                raise BadHello('the hello is {"token": "...", "page": "kiosk" | "staff" | "screen"}')
+        except BadHello as exc:
+            await refuse(websocket, 4400, "error", str(exc), framed=False)
             return
+        who = identify(token)
         if who is None or page_kind not in PAGE_ROLES or who.role not in PAGE_ROLES[page_kind]:
-            await websocket.send_json({"type": "denied"})
-            await websocket.close(code=4403)
+            await refuse(websocket, 4403, "denied", "token refused", framed=False)
             return
         listener = service.listen(page_kind)
+        complaint: str | None = None
         try:
             await websocket.send_json({"type": "hello", "kiosk": service.config.id, "offline": service.offline})
-            receiver = asyncio.create_task(_drain(websocket))
+            receiver = asyncio.create_task(until_the_page_speaks(websocket))
             while not receiver.done():
                 getter = asyncio.create_task(listener.queue.get())
                 done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
@@ -235,21 +238,18 @@ def kiosk_router(service: KioskService, tokens) -> APIRouter:
                     getter.cancel()
                     break
                 await websocket.send_json(getter.result())
-            receiver.cancel()
-        except (WebSocketDisconnect, RuntimeError):
+            if receiver.done():
+                complaint = receiver.result()
+            else:
+                receiver.cancel()
+        except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
             service.unlisten(listener)
+        if complaint is not None:  # desk pages send nothing after their hello
+            await refuse(websocket, 4400, "error", complaint, framed=False)
 
     return router
-
-
-async def _drain(websocket: WebSocket) -> None:
-    try:
-        while True:
-            await websocket.receive_text()
-    except (WebSocketDisconnect, RuntimeError):
-        return
 
 
 __all__ = ["kiosk_router", "InvalidRequest"]
