@@ -66,6 +66,12 @@ class DatagramLink:
         self._reader: asyncio.Task | None = None
         self._resend: asyncio.Task | None = None
         self._closed_error: DeviceError | None = None
+        # the outstanding request, for the watchdog
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
+        self._payload, self._what, self._timeout, self._share, self._left = b"", None, 0.0, 0.0, 0
+        # A transport that can send without a coroutine (UDP can: sendto never waits)
+        self._send_nowait = hasattr(transport, "send_nowait")
 
     @property
     def is_open(self) -> bool:
@@ -91,13 +97,19 @@ class DatagramLink:
                 await reader
             except (asyncio.CancelledError, Exception):
                 pass
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         await self.transport.close()
         self._fail_waiter(DeviceUnreachable(f"{self.name} closed"))
 
     async def send(self, payload: bytes) -> None:
         """Send a datagram that has no answer (a set, a subscription renewal)."""
         self._check_open()
-        await self.transport.send(payload)
+        if self._send_nowait:
+            self.transport.send_nowait(payload)
+        else:
+            await self.transport.send(payload)
 
     async def request(
         self,
@@ -114,37 +126,59 @@ class DatagramLink:
         request's answer. The datagram is sent up to ``attempts`` times, each waiting
         an equal share of ``timeout``: a lost datagram costs a share, not the request.
         """
-        async with self._lock:
+        await self._lock.acquire()  # one outstanding request per link
+        try:
             self._check_open()
-            loop = asyncio.get_running_loop()
-            waiter = loop.create_future()
+            waiter = asyncio.get_running_loop().create_future()
             self._waiter, self._match = waiter, match
             self.stats.requests += 1
-            share = timeout / max(1, attempts)
-            left = max(1, attempts) - 1
-
-            def resend_or_give_up() -> None:
-                # A timer, not a timeout around the await: the common case (an answer
-                # within the first share) costs one future and one timer handle.
-                nonlocal timer, left
-                if waiter.done():
-                    return
-                if left == 0:
-                    self.stats.timeouts += 1
-                    waiter.set_exception(DeviceTimeout(what or repr(payload[:24]), timeout))
-                    return
-                left -= 1
-                self.stats.resends += 1
-                self._resend = loop.create_task(self._send_quietly(payload))
-                timer = loop.call_later(share, resend_or_give_up)
-
-            await self.transport.send(payload)
-            timer = loop.call_later(share, resend_or_give_up)
+            self._payload, self._what, self._timeout = payload, what, timeout
+            self._share = timeout / max(1, attempts)
+            self._left = max(1, attempts) - 1
+            if self._send_nowait:
+                self.transport.send_nowait(payload)
+            else:
+                await self.transport.send(payload)
+            self._deadline = time.monotonic() + self._share
+            self._arm_watchdog()
             try:
                 return await waiter
             finally:
-                timer.cancel()
                 self._waiter = None
+        finally:
+            self._lock.release()
+
+    # One timer per link, not one per request (as in Link): it fires at the outstanding
+    # request's deadline — a lost datagram: send again, or give up — or re-arms for a
+    # later request's. A fader move is a request; a timer scheduled and cancelled for
+    # each showed in the round-trip benchmark.
+
+    def _arm_watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(0.0, self._deadline - time.monotonic())
+        if self._watchdog is not None:
+            if self._watchdog.when() <= at:
+                return  # fires first, then re-arms for this deadline
+            self._watchdog.cancel()  # armed for a longer request: this one's deadline comes sooner
+        self._watchdog = loop.call_at(at, self._watchdog_fired)
+
+    def _watchdog_fired(self) -> None:
+        self._watchdog = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # nothing outstanding: stay disarmed until the next request
+        if time.monotonic() < self._deadline:
+            self._arm_watchdog()  # armed for an earlier request: wait for this one's deadline
+            return
+        if self._left == 0:
+            self.stats.timeouts += 1
+            waiter.set_exception(DeviceTimeout(self._what or repr(self._payload[:24]), self._timeout))
+            return
+        self._left -= 1
+        self.stats.resends += 1
+        self._resend = asyncio.get_running_loop().create_task(self._send_quietly(self._payload))
+        self._deadline = time.monotonic() + self._share
+        self._arm_watchdog()
 
     async def _send_quietly(self, payload: bytes) -> None:
         try:

@@ -166,10 +166,12 @@ class Link:
     # minute; scheduling and cancelling a timer for each showed up in the benchmark.
 
     def _arm_watchdog(self) -> None:
-        if self._watchdog is None:
-            self._watchdog = asyncio.get_running_loop().call_at(
-                _loop_time_of(self._deadline), self._watchdog_fired
-            )
+        at = _loop_time_of(self._deadline)
+        if self._watchdog is not None:
+            if self._watchdog.when() <= at:
+                return  # fires first, then re-arms for this deadline
+            self._watchdog.cancel()  # armed for a longer request: this one's deadline comes sooner
+        self._watchdog = asyncio.get_running_loop().call_at(at, self._watchdog_fired)
 
     def _watchdog_fired(self) -> None:
         self._watchdog = None

@@ -84,6 +84,10 @@ class UdpTransport(DatagramTransport):
         self._closed = False
 
     async def send(self, payload: bytes) -> None:
+        self.send_nowait(payload)
+
+    def send_nowait(self, payload: bytes) -> None:
+        """A datagram is handed to the kernel at once: sending never waits."""
         transport = self._transport
         if transport is None or self._closed or transport.is_closing():
             raise DeviceUnreachable(f"{self.address} is not open")

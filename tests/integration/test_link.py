@@ -121,3 +121,61 @@ async def test_nothing_listening_is_offline_and_retried_not_a_crash():
         assert "cannot connect" in supervisor.reason
     finally:
         await supervisor.stop()
+
+
+async def test_a_short_request_after_a_long_one_times_out_at_its_own_deadline():
+    """One watchdog per link: armed for a 30 s request that was answered, it must not make a
+    0.2 s request that goes unanswered wait 30 s."""
+
+    async def answers_once(reader, writer):
+        await reader.readuntil(b"\r")
+        writer.write(b"%1POWR=1\r")
+        while await reader.readuntil(b"\r"):
+            pass  # then silence
+
+    server, port = await serve(answers_once)
+    link = Link(TcpTransport("127.0.0.1", port), LineFramer(b"\r"))
+    await link.open()
+    try:
+        assert await link.request(b"%1POWR ?\r", timeout=30) == b"%1POWR=1"
+        started = time.monotonic()
+        with pytest.raises(DeviceTimeout):
+            await link.request(b"%1LAMP ?\r", timeout=0.2)
+        assert time.monotonic() - started < 5  # its own 0.2 s (with room for a loaded machine), not 30 s
+    finally:
+        await link.close()
+        server.close()
+
+
+async def test_a_short_datagram_request_after_a_long_one_resends_and_times_out_at_its_own_deadline():
+    """The same on UDP, where the watchdog also resends: a lost datagram is sent again within
+    its share of the request's timeout, not the previous request's."""
+    from drivers.datagram_link import DatagramLink
+    from drivers.transports.udp import UdpTransport
+
+    loop = asyncio.get_running_loop()
+    heard: list[bytes] = []
+
+    class AnswersOnce(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            heard.append(data)
+            if len(heard) == 1:
+                self.transport.sendto(b"answer", addr)
+
+    device, _ = await loop.create_datagram_endpoint(AnswersOnce, local_addr=("127.0.0.1", 0))
+    link = DatagramLink(UdpTransport("127.0.0.1", device.get_extra_info("sockname")[1]), decode=bytes)
+    await link.open()
+    try:
+        assert await link.request(b"first", lambda m: m, timeout=30) == b"answer"
+        started = time.monotonic()
+        with pytest.raises(DeviceTimeout):
+            await link.request(b"second", lambda m: m, timeout=0.4, attempts=2)
+        assert time.monotonic() - started < 5
+        assert heard == [b"first", b"second", b"second"]  # sent again after its first share
+        assert link.stats.resends == 1 and link.stats.timeouts == 1
+    finally:
+        await link.close()
+        device.close()
