@@ -179,11 +179,16 @@ async def test_rf_loss_and_a_device_going_offline_raise_alerts_linked_to_their_p
         listed = (await client.get("/api/alerts", params={"room": "hall"})).json()
     assert {(a["kind"], a["state"]) for a in listed} >= {("rf-loss", "raised"), ("rf-loss", "cleared"),
                                                         ("device-offline", "raised")}
-    # The alert's link runs its playbook: the technician follows it for the projector.
-    meeting.placed_simulators["hall/proj"].clear_faults()
-    run = await meeting.playbooks.run("hall", offline.data["playbook"], device=offline.data["device"],
-                                      actor="av tech")
-    assert run.outcome == "resolved"
+    # The alert's link runs its playbook: the technician follows it for the projector, which
+    # answers again once the run has seen it offline and is at its first remedy.
+    with meeting.bus.subscribe() as events:
+        started = await meeting.playbooks.start("hall", offline.data["playbook"], device=offline.data["device"],
+                                                actor="av tech")
+        await next_event(events, lambda e: e.kind == "playbook" and e.data["run"] == started.id
+                         and e.data["event"] == "step")
+        meeting.placed_simulators["hall/proj"].clear_faults()
+        run = await meeting.playbooks.wait(started.id)
+    assert run.outcome == "resolved", run
     await wait_for_status(meeting.site.device("hall", "proj").supervisor, Status.ONLINE, within=5)
 
 
