@@ -4,7 +4,9 @@ Each client sets channel 1's fader and reads it back, on one X-Air simulator run
 as its own process (`roomctl sim xair`). A round is one set datagram (no answer) and
 one query answered by the mixer. Reported: time per round for each client and
 roomctl's ratio to the floor. Goal: roomctl within 1.2× of the floor. Beside it, the
-same bare loop on an asyncio endpoint: the share of the gap any event-loop client pays. xair-api's
+same bare loop on an asyncio endpoint, on the loop roomctl runs on (uvloop where
+installed, see controller/loop.py): the share of the gap any event-loop client pays. On
+asyncio's own loop that bare loop alone costs ~1.2-1.27× the floor here. xair-api's
 rate is reported beside them: its query waits a fixed delay (20 ms by default) for
 the answer instead of waiting for the answer itself, which bounds it, not the mixer.
 """
@@ -127,7 +129,10 @@ def _measure(address: str) -> dict:
     per_round = {name: statistics.median(values) for name, values in times.items()}
     per_round["xair_api"] = xair_api_client(host, port) / ROUNDS
     ratio = per_round["roomctl"] / per_round["floor_python_osc"]
+    from benchmarks import LOOP
+
     return {
+        "event_loop": LOOP,
         "per_round_trip_us": {name: round(value * 1e6, 1) for name, value in per_round.items()},
         "round_trips_per_s": {name: round(1 / value) for name, value in per_round.items()},
         "roomctl_vs_floor": round(ratio, 2),

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from controller.config import ConfigError, json_schema, load_config
+from controller.loop import install as install_loop
 from controller.tables import render_status
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_CONFIG
+    install_loop()
     try:
         return args.run(args)
     except KeyboardInterrupt:

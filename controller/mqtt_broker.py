@@ -119,6 +119,13 @@ class EmbeddedBroker:
         # listeners, and clients reconnecting in between would live on in a stopped broker.
         for server in broker._servers.values():
             server.instance.close()
+        # Then drop every client's connection ourselves: amqtt's shutdown waits for each
+        # session's reader to stop, which (seen on uvloop) can wait out the timeout below
+        # and leave clients connected to a broker that is gone.
+        for _session, handler in list(broker._sessions.values()):
+            writer = getattr(getattr(handler, "writer", None), "_writer", None)
+            if writer is not None:
+                writer.transport.abort()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(broker.shutdown(), 5.0)
         for server in broker._servers.values():
@@ -152,4 +159,7 @@ async def _main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="roomctl's embedded MQTT broker, alone")
     parser.add_argument("--port", type=int, default=0)
+    from controller.loop import install
+
+    install()
     asyncio.run(_main(parser.parse_args().port))
