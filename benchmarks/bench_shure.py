@@ -83,6 +83,10 @@ async def _measure(addresses: list[str]) -> dict:
             host, port = address.rsplit(":", 1)
             clients.append(await asyncio.open_connection(host, int(port)))   # the one who changes things
             floor_readers.append(await asyncio.open_connection(host, int(port)))  # the floor: only reads
+        for floor_reader, _ in floor_readers:
+            # Connected is not yet heard: the receiver tells a connection of changes once it has
+            # taken it in, which its meter lines (sent to every connection) show.
+            await asyncio.wait_for(_read_until(floor_reader, b"< SAMPLE"), EVENT_TIMEOUT)
         with bus.subscribe(limit=10_000) as events:
             for n in range(CHANGES):
                 r, channel = n % RECEIVERS, (n // RECEIVERS) % CHANNELS + 1

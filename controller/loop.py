@@ -10,10 +10,14 @@ working: the tests run on the same loop the product does.
 from __future__ import annotations
 
 import asyncio
+import os
 
 
 def install() -> str:
-    """Make new event loops uvloop's when it is installed; returns the loop's name."""
+    """Make new event loops uvloop's when it is installed; returns the loop's name.
+    ``ROOMCTL_LOOP=asyncio`` keeps asyncio's own (to compare, or to rule the loop out)."""
+    if os.environ.get("ROOMCTL_LOOP", "").lower() == "asyncio":
+        return "asyncio"
     try:
         import uvloop
     except ImportError:  # not built for this platform (Windows): asyncio's own loop
