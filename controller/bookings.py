@@ -23,7 +23,6 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import icalendar
 from pydantic import BaseModel, ConfigDict
 
 from controller.config import ConfigError, ConfigProblem, SiteConfig
@@ -111,6 +110,8 @@ def read_ics(path: Path, *, room: str, zone: tzinfo) -> tuple[list[IcsEvent], li
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [IcsProblem(f"cannot read: {exc}")]
+    import icalendar  # here, not at start: only a site with calendar files needs it (~8 MB)
+
     lines = text.splitlines()
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)

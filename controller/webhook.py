@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
 USER_AGENT = "roomctl-escalation/1"
 
 
 async def post_escalation(url: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
     """POST ``payload``; return what happened: {url, status, ok, took_ms} or {url, ok: False, error}."""
+    import httpx  # here, not at start: a venue that never escalates keeps its ~10 MB
+
     began = time.monotonic()
     result: dict[str, Any] = {"url": url}
     try:
