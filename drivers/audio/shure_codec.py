@@ -244,24 +244,24 @@ def _number(value: str, digits: int, low: int, high: int, what: str) -> int:
     return number
 
 
-def parse_battery_bars(value: str, what: str = "BATT_BARS") -> int | str:
-    """BATT_BARS / TX_BATT_BARS 000-005; 255 = unknown (no transmitter, or it does not say)."""
+def _up_to_or_unknown(value: str, high: int, what: str) -> int | str:
+    """Three digits, 0-``high``, or 255 for "unknown" (the receiver's sentinel)."""
     number = _number(value, 3, 0, 255, what)
     if number == 255:
         return "unknown"
-    if number > 5:
-        raise Malformed("value out of range", f"{what} {number} is not 0-5 or 255")
+    if number > high:
+        raise Malformed("value out of range", f"{what} {number} is not 0-{high} or 255")
     return number
+
+
+def parse_battery_bars(value: str, what: str = "BATT_BARS") -> int | str:
+    """BATT_BARS / TX_BATT_BARS 000-005; 255 = unknown (no transmitter, or it does not say)."""
+    return _up_to_or_unknown(value, 5, what)
 
 
 def parse_battery_percent(value: str, what: str = "BATT_CHARGE") -> int | str:
     """BATT_CHARGE / TX_BATT_CHARGE_PERCENT 000-100 percent; 255 = unknown."""
-    number = _number(value, 3, 0, 255, what)
-    if number == 255:
-        return "unknown"
-    if number > 100:
-        raise Malformed("value out of range", f"{what} {number} is not 0-100 or 255")
-    return number
+    return _up_to_or_unknown(value, 100, what)
 
 
 RUNTIME_SENTINELS = {65535: RuntimeState.UNKNOWN, 65534: RuntimeState.CALCULATING, 65533: RuntimeState.COMM_ERROR}

@@ -162,3 +162,14 @@ class ServedInThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(WITHIN)
         self.loop.close()
+
+
+# A check-in desk on the same controller (kiosk/web.py): its API and socket are served, and
+# documented, by the same app. No sync: no broker needed.
+DESK = """\
+kiosk:
+  id: desk-1
+  event: 1
+  supervisor_pin: "135790"
+  sync: false
+"""

@@ -19,18 +19,10 @@ from starlette.requests import HTTPConnection
 from controller.api import create_app
 from controller.app import Controller
 from controller.config import parse_config
-from sites import hall_yaml
+from sites import DESK, hall_yaml
 
 WRITE_METHODS = ("post", "put", "patch")
 APP_TIMEOUT = 30.0  # s: the venue's simulators start in well under a second
-# The venue's check-in desk (kiosk/web.py): its API is served, and documented, by the same app.
-DESK = """\
-kiosk:
-  id: desk-1
-  event: 1
-  supervisor_pin: "135790"
-  sync: false
-"""
 DESK_JSON = {"POST /api/kiosk/scans", "GET /api/kiosk/search", "POST /api/kiosk/overrides",
              "GET /api/kiosk/screen", "GET /api/kiosk/status", "GET /api/kiosk/attendees"}
 DESK_FILES = {"GET /api/kiosk/photos/{ref}": {"image/jpeg", "image/png"},

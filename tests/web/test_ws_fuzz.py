@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from controller.live import HELLO_MAX_CHARS
-from sites import TOKENS, WITHIN, ServedInThread, auth, hall_yaml
+from sites import DESK, TOKENS, WITHIN, ServedInThread, auth, hall_yaml
 
 EXAMPLES = 300  # per property: each is a connection of its own, a few milliseconds on loopback
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -43,14 +43,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database
                                        HealthCheck.data_too_large])
 # Above uvicorn's frame limit (ws_max_size, 16 MiB): refused by the protocol layer, with 1009.
 OVERSIZED = 17 * 1024 * 1024
-# A check-in desk on the same controller, so that its socket is served too (no sync: no broker).
-DESK = """\
-kiosk:
-  id: desk-1
-  event: 1
-  supervisor_pin: "135790"
-  sync: false
-"""
 ROLE_OF = {token: role for role, token in TOKENS.items()}
 ROOM_ROLES = {"technician", "admin", "tablet", "annex-tablet"}
 
