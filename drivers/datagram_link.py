@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from drivers.errors import DeviceError, DeviceTimeout, DeviceUnreachable, ProtocolError
 from drivers.transports.base import DatagramTransport
+from drivers.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,9 +67,8 @@ class DatagramLink:
         self._reader: asyncio.Task | None = None
         self._resend: asyncio.Task | None = None
         self._closed_error: DeviceError | None = None
-        # the outstanding request, for the watchdog
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._deadline = 0.0
+        self._watchdog = Watchdog(self._expired)
+        # the outstanding request, for a resend when its watchdog expires
         self._payload, self._what, self._timeout, self._share, self._left = b"", None, 0.0, 0.0, 0
         # A transport that can send without a coroutine (UDP can: sendto never waits)
         self._send_nowait = hasattr(transport, "send_nowait")
@@ -97,9 +97,7 @@ class DatagramLink:
                 await reader
             except (asyncio.CancelledError, Exception):
                 pass
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        self._watchdog.cancel()
         await self.transport.close()
         self._fail_waiter(DeviceUnreachable(f"{self.name} closed"))
 
@@ -139,36 +137,19 @@ class DatagramLink:
                 self.transport.send_nowait(payload)
             else:
                 await self.transport.send(payload)
-            self._deadline = time.monotonic() + self._share
-            self._arm_watchdog()
+            self._watchdog.arm(time.monotonic() + self._share)
             try:
                 return await waiter
             finally:
                 self._waiter = None
+                self._watchdog.clear()
         finally:
             self._lock.release()
 
-    # One timer per link, not one per request (as in Link): it fires at the outstanding
-    # request's deadline — a lost datagram: send again, or give up — or re-arms for a
-    # later request's. A fader move is a request; a timer scheduled and cancelled for
-    # each showed in the round-trip benchmark.
-
-    def _arm_watchdog(self) -> None:
-        loop = asyncio.get_running_loop()
-        at = loop.time() + max(0.0, self._deadline - time.monotonic())
-        if self._watchdog is not None:
-            if self._watchdog.when() <= at:
-                return  # fires first, then re-arms for this deadline
-            self._watchdog.cancel()  # armed for a longer request: this one's deadline comes sooner
-        self._watchdog = loop.call_at(at, self._watchdog_fired)
-
-    def _watchdog_fired(self) -> None:
-        self._watchdog = None
+    def _expired(self) -> None:
+        """A share of the request's timeout passed without its answer: send again, or give up."""
         waiter = self._waiter
         if waiter is None or waiter.done():
-            return  # nothing outstanding: stay disarmed until the next request
-        if time.monotonic() < self._deadline:
-            self._arm_watchdog()  # armed for an earlier request: wait for this one's deadline
             return
         if self._left == 0:
             self.stats.timeouts += 1
@@ -177,8 +158,7 @@ class DatagramLink:
         self._left -= 1
         self.stats.resends += 1
         self._resend = asyncio.get_running_loop().create_task(self._send_quietly(self._payload))
-        self._deadline = time.monotonic() + self._share
-        self._arm_watchdog()
+        self._watchdog.arm(time.monotonic() + self._share)
 
     async def _send_quietly(self, payload: bytes) -> None:
         try:

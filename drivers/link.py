@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from drivers.errors import DeviceError, DeviceTimeout, DeviceUnreachable, ProtocolError
 from drivers.transports.base import StreamTransport
+from drivers.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,11 +52,6 @@ class _Expired(Exception):
     """The request's own timer ran out (internal: becomes DeviceTimeout)."""
 
 
-def _loop_time_of(monotonic_deadline: float) -> float:
-    """The event loop's clock is time.monotonic() on every platform asyncio supports."""
-    return monotonic_deadline
-
-
 class Link:
     def __init__(
         self,
@@ -79,8 +75,7 @@ class Link:
         self._open = False
         self._closed_error: DeviceError | None = None
         self._last_exchange = 0.0
-        self._deadline = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog = Watchdog(self._expired)
 
     @property
     def is_open(self) -> bool:
@@ -95,9 +90,7 @@ class Link:
 
     async def close(self) -> None:
         self._open = False
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        self._watchdog.cancel()
         await self.transport.close()
         self._fail_waiter(DeviceUnreachable(f"{self.name} closed"))
 
@@ -146,8 +139,7 @@ class Link:
         self._check_open()
         waiter = asyncio.get_running_loop().create_future()
         self._waiter, self._parse = waiter, parse
-        self._deadline = time.monotonic() + timeout
-        self._arm_watchdog()
+        self._watchdog.arm(time.monotonic() + timeout)
         try:
             if data is not None:
                 self.stats.requests += 1
@@ -160,28 +152,12 @@ class Link:
             raise DeviceTimeout(what or repr(data[:24] if data else b""), timeout) from None
         finally:
             self._waiter = None
+            self._watchdog.clear()
 
-    # One timer per link, not one per request: it fires at the outstanding request's
-    # deadline, or re-arms for a later request's. Polling does thousands of requests a
-    # minute; scheduling and cancelling a timer for each showed up in the benchmark.
-
-    def _arm_watchdog(self) -> None:
-        at = _loop_time_of(self._deadline)
-        if self._watchdog is not None:
-            if self._watchdog.when() <= at:
-                return  # fires first, then re-arms for this deadline
-            self._watchdog.cancel()  # armed for a longer request: this one's deadline comes sooner
-        self._watchdog = asyncio.get_running_loop().call_at(at, self._watchdog_fired)
-
-    def _watchdog_fired(self) -> None:
-        self._watchdog = None
+    def _expired(self) -> None:
         waiter = self._waiter
-        if waiter is None or waiter.done():
-            return  # nothing outstanding: stay disarmed until the next request
-        if time.monotonic() >= self._deadline:
+        if waiter is not None and not waiter.done():
             waiter.set_exception(_Expired())
-        else:
-            self._arm_watchdog()
 
     async def _pace(self) -> None:
         wait = self._last_exchange + self.pacing - time.monotonic()
