@@ -338,6 +338,18 @@ def unseal(secret: bytes, payload: bytes, topic: str = "") -> dict:
     return body
 
 
+@dataclass
+class Peer:
+    """What this desk knows of another desk's log."""
+
+    kiosk: str
+    head: int = 0  # its latest seq, as it announced
+    contiguous: int = 0  # held here without a gap
+    arrived: int = 0  # received without a gap: held, or on its way to the store
+    mark: int = 0  # ``contiguous`` at the last beat: arrived-but-not-stored for a beat is asked for again
+    seen: float | None = None  # when it was last heard (time.time())
+
+
 class Replicator:
     def __init__(self, *, site: str, kiosk_id: str, origin: str, secret: bytes, store: KioskStore,
                  connection: MqttConnection, known_lists: set[str],
@@ -354,9 +366,7 @@ class Replicator:
         self.on_applied = on_applied
         self.head_interval = head_interval
         self.stats = SyncStats()
-        # origin → {"kiosk", "head": its latest seq, "contiguous": held here without a gap,
-        #           "arrived": received without a gap (held, or on its way to the store), "seen", "mark"}
-        self.peers: dict[str, dict] = {}
+        self.peers: dict[str, Peer] = {}  # by origin
         self._outbox: list[Entry] = []
         self._flush_scheduled = False
         self._asked: dict[str, float] = {}
@@ -382,8 +392,8 @@ class Replicator:
         self._head = await self.store.read(
             lambda db: db.execute("SELECT COALESCE(MAX(seq), 0) FROM checkins WHERE origin = ?", (self.origin,)).fetchone()[0])
         for origin, contiguous in await self.store.read(lambda db: db.execute("SELECT origin, contiguous FROM replicas").fetchall()):
-            self.peers[origin] = {"kiosk": origin.rsplit(".", 1)[0], "head": contiguous, "contiguous": contiguous,
-                                  "arrived": contiguous, "seen": None, "mark": contiguous}
+            self.peers[origin] = Peer(origin.rsplit(".", 1)[0], head=contiguous, contiguous=contiguous,
+                                      arrived=contiguous, mark=contiguous)
         self.connection.add_connection_listener(self._on_connection)
         await self.connection.start()
         self._heartbeat = asyncio.create_task(self._beat(), name="kiosk sync heads")
@@ -435,9 +445,9 @@ class Replicator:
                 self._publish_head()
                 self._publish_digest()
                 for origin, peer in self.peers.items():
-                    if peer["arrived"] > peer["contiguous"] == peer["mark"]:
-                        peer["arrived"] = peer["contiguous"]  # arrived a beat ago and still not stored: ask again
-                    peer["mark"] = peer["contiguous"]
+                    if peer.arrived > peer.contiguous == peer.mark:
+                        peer.arrived = peer.contiguous  # arrived a beat ago and still not stored: ask again
+                    peer.mark = peer.contiguous
                     self._fill_gap(origin, peer)
 
     # --- out ------------------------------------------------------------------------
@@ -514,8 +524,8 @@ class Replicator:
         """Ask the owner for what has not arrived. Entries that arrived and wait for the store
         are not missing: asking for them while a burst is applied would make every desk ask
         every other for resends that go to all of them."""
-        if peer["head"] > peer["arrived"]:
-            self._ask(origin, peer["kiosk"], peer["arrived"] + 1)
+        if peer.head > peer.arrived:
+            self._ask(origin, peer.kiosk, peer.arrived + 1)
 
     def _ask(self, origin: str, kiosk: str, first: int) -> None:
         now = time.monotonic()
@@ -578,8 +588,8 @@ class Replicator:
             return  # our own messages, back from the broker
         if kind == "head" and isinstance(body.get("seq"), int):
             peer = self._peer(body["origin"], body["kiosk"])
-            peer["head"] = max(peer["head"], body["seq"])
-            peer["seen"] = time.time()
+            peer.head = max(peer.head, body["seq"])
+            peer.seen = time.time()
             self._fill_gap(body["origin"], peer)
         elif kind == "entries":
             try:
@@ -589,9 +599,9 @@ class Replicator:
                 return
             peer = self._peer(body["origin"], body["kiosk"])
             for seq in sorted(entry.seq for entry in entries):
-                if seq > peer["arrived"] + 1:
+                if seq > peer.arrived + 1:
                     break  # a gap: what follows it counts once the gap is filled and stored
-                peer["arrived"] = max(peer["arrived"], seq)
+                peer.arrived = max(peer.arrived, seq)
             self._spawn(self._apply(body["origin"], body["kiosk"], entries, message.topic))
         elif kind == "digest" and self.ledger is not None:
             if isinstance(body.get("digest"), str) and body["digest"] != self.ledger.digest:
@@ -634,8 +644,10 @@ class Replicator:
             self.on_badges(change)
 
     def _peer(self, origin: str, kiosk: str) -> dict:
-        return self.peers.setdefault(origin, {"kiosk": kiosk, "head": 0, "contiguous": 0, "arrived": 0, "seen": None,
-                                              "mark": 0})
+        peer = self.peers.get(origin)
+        if peer is None:
+            peer = self.peers[origin] = Peer(kiosk)
+        return peer
 
     def _entries(self, body: dict, topic: str) -> list[Entry]:
         items = body.get("entries")
@@ -667,14 +679,14 @@ class Replicator:
             self.stats.last_rejection = str(exc)
             log.warning("kiosk sync: %s: %s", topic, exc)
             peer = self._peer(origin, kiosk)
-            peer["arrived"] = peer["contiguous"]  # not stored: it has to come again
+            peer.arrived = peer.contiguous  # not stored: it has to come again
             return
         self.stats.applied += len(applied.new)
         peer = self._peer(origin, kiosk)
-        peer["contiguous"] = applied.contiguous
-        peer["arrived"] = max(peer["arrived"], applied.contiguous)
-        peer["head"] = max(peer["head"], max(e.seq for e in entries))
-        peer["seen"] = time.time()
+        peer.contiguous = applied.contiguous
+        peer.arrived = max(peer.arrived, applied.contiguous)
+        peer.head = max(peer.head, max(e.seq for e in entries))
+        peer.seen = time.time()
         self._fill_gap(origin, peer)
         if applied.new or applied.conflicts_changed:
             self.on_applied(applied)
@@ -696,7 +708,7 @@ class Replicator:
 
     def view(self) -> dict:
         return {"connected": self.connection.connected, "origin": self.origin,
-                "peers": [{"origin": o, "kiosk": p["kiosk"], "head": p["head"], "held": p["contiguous"]}
+                "peers": [{"origin": o, "kiosk": p.kiosk, "head": p.head, "held": p.contiguous}
                           for o, p in sorted(self.peers.items())],
                 "published": self.stats.published, "applied": self.stats.applied, "rejected": self.stats.rejected,
                 "replayed": self.stats.replayed, "badges_applied": self.stats.badges_applied,
