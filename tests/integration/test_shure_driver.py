@@ -59,20 +59,6 @@ async def test_battery_drains_with_the_clock_and_the_receiver_reports_it_unasked
         assert (battery.bars, battery.minutes_left) == (3, 240)
 
 
-async def test_a_transmitter_switched_off_has_no_battery_figures_and_then_calculates(receiver_room):
-    room = receiver_room
-    room.sim.switch_transmitter(2, False)
-    await room.wait_for(lambda: not room.channel("transmitters", 2).present, "transmitter 2 off")
-    battery = room.channel("batteries", 2)
-    # Sentinels are states, never numbers: no "65535 minutes left".
-    assert (battery.bars, battery.percent, battery.minutes_left) == ("unknown", "unknown", RuntimeState.UNKNOWN)
-    assert room.supervisor.status is Status.ONLINE  # a mic switched off is not a receiver fault
-    room.sim.switch_transmitter(2, True)
-    await room.wait_for(lambda: room.channel("batteries", 2).minutes_left is RuntimeState.CALCULATING, "calculating")
-    room.clock.advance(61)
-    await room.wait_for(lambda: isinstance(room.channel("batteries", 2).minutes_left, int), "a runtime estimate")
-
-
 @pytest.mark.parametrize("fault, reason", [
     ("battery_flat", "battery flat"),
     ("rf_loss", "RF lost"),
