@@ -8,7 +8,7 @@ import pytest
 
 from audio_fixtures import device_room
 from drivers.audio.shure import ShureOptions, ShureReceiver
-from drivers.capabilities import Antenna, BatteryType, RuntimeState
+from drivers.capabilities import Antenna, BatteryType
 from drivers.errors import InvalidCommand, Unsupported
 from drivers.status import Status
 from drivers.transports.tcp import TcpTransport
