@@ -118,12 +118,8 @@ async def receive_hello(websocket: WebSocket) -> dict | None:
     return hello_object(first.get("text"))
 
 
-def parse_hello(text: str | None) -> Hello:
-    """The console's and tablets' hello: ``{"token"?, "rooms"?}``."""
-    return _hello(hello_object(text))
-
-
-def _hello(hello: dict) -> Hello:
+def parse_hello(hello: dict) -> Hello:
+    """The console's and tablets' hello: ``{"token"?, "rooms"?}``; BadHello says what is wrong."""
     token = hello.get("token")
     if token is not None and not isinstance(token, str):
         raise BadHello("token is a string")
@@ -229,7 +225,7 @@ class LiveHub:
             received = await receive_hello(websocket)
             if received is None:
                 return
-            hello = _hello(received)
+            hello = parse_hello(received)
         except BadHello as exc:
             await refuse(websocket, 4400, "error", str(exc))
             return
